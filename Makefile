@@ -53,6 +53,9 @@ ifeq ($(CUDA),1)
 ALL += $(CUDA_LIB) $(O)/cuda/cuda_check
 endif
 
+# Keep program objects: they are intermediate files of the bin/ pattern rule.
+.SECONDARY:
+
 .PHONY: all test test-unit test-e2e test-asan test-cuda demo bench install clean format lint deps
 .DEFAULT_GOAL := all
 

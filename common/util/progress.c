@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +24,7 @@ void sora_progress_start(sora_progress *p, const char *what, int64_t total, int 
 	p->t0 = p->last = sora_now();
 }
 
-static void fmt_eta(char *buf, size_t n, double sec)
+static void fmt_time(char *buf, size_t n, double sec)
 {
 	long s = (long)(sec + 0.5);
 	if (s >= 3600)
@@ -32,12 +33,18 @@ static void fmt_eta(char *buf, size_t n, double sec)
 		snprintf(buf, n, "%ld:%02ld", s / 60, s % 60);
 }
 
+/* "ETA m:ss" when the total is known, else the time so far. */
 static void draw(sora_progress *p, double now)
 {
 	double el = now - p->t0, rate = el > 0 ? (double)p->done / el : 0;
-	char eta[32] = "?";
-	if (p->total > 0 && rate > 0)
-		fmt_eta(eta, sizeof eta, (double)(p->total - p->done) / rate);
+	char when[48] = "ETA ?";
+	if (p->total > 0 && rate > 0) {
+		memcpy(when, "ETA ", 4);
+		fmt_time(when + 4, sizeof when - 4, (double)(p->total - p->done) / rate);
+	} else if (p->total <= 0) {
+		fmt_time(when, sizeof when, el);
+		strcat(when, " elapsed");
+	}
 	sora_log_lock();
 	if (p->tty) {
 		fputs("\r\033[K", stderr);
@@ -50,14 +57,14 @@ static void draw(sora_progress *p, double now)
 		} else {
 			fprintf(stderr, "%lld %s", (long long)p->done, p->what);
 		}
-		fprintf(stderr, ", %lld rejected, %.1f/s, ETA %s", (long long)p->rejected, rate, eta);
+		fprintf(stderr, ", %lld rejected, %.1f/s, %s", (long long)p->rejected, rate, when);
 		sora_log_set_bar(1);
 	} else {
 		fprintf(stderr, "%s: %lld", sora_log_prog(), (long long)p->done);
 		if (p->total > 0)
 			fprintf(stderr, "/%lld", (long long)p->total);
-		fprintf(stderr, " %s, %lld rejected, %.1f/s, ETA %s\n", p->what, (long long)p->rejected, rate,
-			eta);
+		fprintf(stderr, " %s, %lld rejected, %.1f/s, %s\n", p->what, (long long)p->rejected, rate,
+			when);
 	}
 	sora_log_unlock();
 }
