@@ -20,19 +20,24 @@ VERSION := 0.1.0
 
 CC ?= gcc
 CXX ?= g++
-PKGS := libavformat libavcodec libavutil libswscale libavfilter libcjson lmdb
+PKGS := libavformat libavcodec libavutil libswscale libavfilter libcjson lmdb opencv4 openblas libutf8proc libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Icommon $(WARN) -pthread -MMD -MP -DSORA_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SAN)
-override LDFLAGS += -pthread $(SAN)
-LDLIBS := $(PKG_LIBS) -lcsv -lm
+override CFLAGS += -std=gnu11 -Icommon $(WARN) -pthread -fopenmp -MMD -MP -DSORA_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SAN)
+# C++ only in the thin shims over C++ libraries (OpenCV, SentencePiece): common/**/*.cpp.
+CXXFLAGS ?= -O2 -g
+override CXXFLAGS += -std=c++17 -Icommon -Wall -Wextra -Werror -Wno-unused-parameter -pthread -MMD -MP $(PKG_CFLAGS) $(SAN)
+# --as-needed: a program links only the libraries its objects use.
+override LDFLAGS += -pthread -fopenmp -Wl,--as-needed $(SAN)
+LDLIBS := $(PKG_LIBS) -lsentencepiece -lcsv -lstdc++ -lm
 
 LIB := $(O)/libsora.a
 LIB_SRC := $(shell find common -name '*.c' | sort)
-LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+LIB_CXX_SRC := $(shell find common -name '*.cpp' | sort)
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o) $(LIB_CXX_SRC:%.cpp=$(O)/%.cpp.o)
 
 PROG_SRC := $(sort $(wildcard preprocess/sora-*.c scoring/sora-*.c caption/sora-*.c encode/sora-*.c \
                               train/sora-*.c infer/sora-*.c))
@@ -64,6 +69,10 @@ all: $(ALL)
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/%.cpp.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(O)/%.cu.o: %.cu
 	@mkdir -p $(@D)
@@ -143,7 +152,7 @@ install: all
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	cd common && find . -name '*.h' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/include/sora/{} \;
 
-FORMAT_SRC = $(shell git ls-files '*.c' '*.h' '*.cu' '*.cpp' 2>/dev/null)
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' '*.cu' '*.cuh' '*.cpp' 2>/dev/null)
 
 format:
 	clang-format -i $(FORMAT_SRC)
