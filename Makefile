@@ -20,9 +20,10 @@ VERSION := 0.1.0
 
 CC ?= gcc
 CXX ?= g++
-PKGS := libavformat libavcodec libavutil libswscale libavfilter libcjson lmdb opencv4 openblas libutf8proc libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKGS := libavformat libavcodec libavutil libswscale libavfilter libcjson lmdb openblas libutf8proc libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) opencv4 2>/dev/null)
+# Only the OpenCV modules the shims use, not the ~60 that opencv4.pc lists.
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopencv_video -lopencv_imgproc -lopencv_core
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS ?= -O2 -g

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A quoted field that never closes would otherwise swallow the rest of the input into memory. */
 #define MAX_FIELD_BYTES (64u << 20)
@@ -144,9 +145,23 @@ fail:
 static int feed(sora_csv_reader *r, sora_err *e)
 {
 	char buf[READ_CHUNK];
-	size_t n = fread(buf, 1, sizeof buf, r->fp);
 	char *p = buf;
-	CHECK(e, !ferror(r->fp), "%s: read error: %s", r->name, strerror(errno));
+	size_t n;
+	/* fread would wait for a whole chunk; read(2) returns what the pipe has, so a row from the
+	 * program before us in the pipe is parsed (and worked on) as soon as it arrives. A stream
+	 * without a descriptor (fmemopen) can only be read through stdio. */
+	int fd = fileno(r->fp);
+	if (fd >= 0) {
+		ssize_t got;
+		do
+			got = read(fd, buf, sizeof buf);
+		while (got < 0 && errno == EINTR);
+		CHECK(e, got >= 0, "%s: read error: %s", r->name, strerror(errno));
+		n = (size_t)got;
+	} else {
+		n = fread(buf, 1, sizeof buf, r->fp);
+		CHECK(e, !ferror(r->fp), "%s: read error: %s", r->name, strerror(errno));
+	}
 	if (n == 0) {
 		csv_fini(&r->p, on_field, on_record, r);
 		r->eof = 1;

@@ -25,7 +25,8 @@ int sora_fields_find(const sora_fields *f, const char *name);
 
 typedef struct sora_csv_reader sora_csv_reader;
 
-/* Reads from fp (not closed by the reader); name is used in messages ("stdin", a path). */
+/* Reads from fp (not closed by the reader; read through its descriptor when it has one, so nothing may
+ * have been read from it through stdio before); name is used in messages ("stdin", a path). */
 int sora_csv_reader_open(sora_csv_reader **out, FILE *fp, const char *name, sora_err *e);
 /* Next record: 1 with *rec filled (ownership passes to the caller, who frees it), 0 at end of input,
  * <0 on a read error. Blank lines are skipped; a UTF-8 BOM at the start is dropped; unquoted fields

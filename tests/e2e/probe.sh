@@ -109,6 +109,19 @@ PY
 expect "stdin CSV: columns kept, fps replaced, captions intact" "$got" True
 grep -q "already has a 'fps' column; replacing it" "$T/err" && ok "replacing a column is said" || fail "replace notice" "$(cat "$T/err")"
 
+# Streaming: a row goes out as soon as it is done, while the input is still open (pipes overlap).
+f="$V/ntsc_4x3.mp4"
+(
+	printf 'path\n%s\n' "$f"
+	sleep 5
+	printf '%s\n' "$f"
+) | sora-probe -q >"$T/stream.csv" &
+sleep 2.5
+early=$(wc -l <"$T/stream.csv")
+wait
+expect "streaming: the first row is out before the input ends" "$early" 2
+expect "streaming: all rows out at the end" "$(wc -l <"$T/stream.csv")" 3
+
 # Usage errors and help.
 printf 'id,text\n1,x\n' | sora-probe >/dev/null 2>&1
 expect "CSV without path column is a usage error" "$?" 2
