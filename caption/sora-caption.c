@@ -115,9 +115,9 @@ static int caption_row(void *ctx, int worker, const sora_fields *in, sora_out *o
 	}
 	CHECK(e, c->path_col < 0 || in->v[c->path_col][0] || c->from, "empty path");
 	row_key(c, in, key, sizeof key);
-	if (c->cache && (text = sora_caption_store_get(c->cache, key))) {
-		/* Paid for in an earlier run (and cleaned then). */
-	} else {
+	/* A cached caption was paid for in an earlier run (and cleaned then). */
+	text = c->cache ? sora_caption_store_get(c->cache, key) : NULL;
+	if (!text) {
 		if (c->from) {
 			const char *got = sora_caption_store_get(c->from, key);
 			if (!got && c->path_col >= 0)
