@@ -6,6 +6,7 @@
 #   make test-cuda       CUDA parity tests on a machine with a GPU ("no CUDA device" and exit 0 without)
 #   make demo            the main job end to end on sample data it makes itself
 #   make bench           benchmarks against the named peers
+#   make fuzz            libFuzzer on the safetensors reader for FUZZ_TIME seconds (default 300)
 #   make install PREFIX=/usr/local
 #   make format | lint | clean
 
@@ -52,7 +53,7 @@ CU_SRC := $(shell find common -name '*.cu' | sort)
 CU_OBJ := $(CU_SRC:%.cu=$(O)/%.cu.o)
 CUDA_LIB := $(O)/libsora_cuda.a
 NVCC_FLAGS := -O2 -g -std=c++17 -Icommon -Xcompiler -Wall,-Werror $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a))
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart_static -ldl -lrt -lstdc++
 
 ALL := $(LIB) $(PROGS)
 ifeq ($(CUDA),1)
@@ -62,7 +63,7 @@ endif
 # Keep program objects: they are intermediate files of the bin/ pattern rule.
 .SECONDARY:
 
-.PHONY: all test test-unit test-e2e test-asan test-cuda demo bench install clean format lint deps
+.PHONY: all test test-unit test-e2e test-asan test-cuda demo bench fuzz install clean format lint deps
 .DEFAULT_GOAL := all
 
 all: $(ALL)
@@ -105,9 +106,9 @@ $(O)/tests/peak_rss: tests/tools/peak_rss.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
-$(O)/cuda/cuda_check: tests/cuda/cuda_check.c $(CUDA_LIB) $(LIB)
+$(O)/cuda/cuda_check: $(wildcard tests/cuda/*.c) $(CUDA_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(CUDA_LIB) $(LIB) $(LDFLAGS) $(CUDA_LIBS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(filter %.c,$^) $(CUDA_LIB) $(LIB) $(LDFLAGS) $(CUDA_LIBS) $(LDLIBS) -o $@
 
 deps:
 	@scripts/install-deps.sh
@@ -144,8 +145,20 @@ demo: deps
 	@scripts/demo.sh
 
 bench: deps
+	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all
-	@for b in bench/*.sh; do echo "== $$b"; SORA_BIN=$(abspath $(BIN)) $$b || exit 1; done
+	@for b in bench/*.sh; do echo "== $$b"; SORA_BIN=$(abspath $(BIN)) SORA_LIB=$(abspath $(LIB)) $$b || exit 1; done
+
+# The committed seeds stay read-only (second corpus directory); what libFuzzer finds goes to $(O)/fuzz.
+FUZZ_TIME ?= 300
+FUZZ_SRC := tests/fuzz/fuzz_safetensors.c common/io/safetensors.c common/nn/tensor.c common/util/err.c
+fuzz: deps
+	@scripts/install-deps.sh --fuzz
+	@mkdir -p $(O)/fuzz/corpus
+	clang -std=gnu11 -g -O1 -Icommon $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined $(FUZZ_SRC) -lcjson -lm -o $(O)/fuzz/fuzz_safetensors
+	$(O)/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -max_len=4096 -timeout=10 \
+		$(O)/fuzz/corpus tests/fuzz/safetensors
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sora

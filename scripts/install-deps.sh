@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs every Debian package that sora.c's build, tests, benchmarks and demo need.
 # Idempotent: when everything is present it only asks dpkg and exits.
+#   --bench: also the peers `make bench` compares against (PyTorch on OpenBLAS)
+#   --fuzz:  also clang's libFuzzer for `make fuzz`
 set -eu
 
 PACKAGES="
@@ -11,6 +13,10 @@ libsentencepiece-dev libutf8proc-dev libcurl4-openssl-dev
 libcriterion-dev libopenmpi-dev openmpi-bin
 clang-format clang-tidy cppcheck
 "
+case "${1:-}" in
+--bench) PACKAGES="python3-torch python3-numpy libopenblas0-pthread" ;;
+--fuzz) PACKAGES="clang libclang-rt-14-dev" ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,285 @@
+/* The CPU ops: f32, OpenBLAS sgemm for the matrix products, OpenMP over rows. The reference the CUDA
+ * twins (ops_cuda.cu) are tested against. */
+#include "ops.h"
+
+#include "tensor.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sora_cpu_linear(float *y, const float *x, const float *w, const float *b, int N, int in, int out,
+		    sora_err *e)
+{
+	CHECK(e, N >= 0 && in >= 0 && out >= 0, "linear: negative size");
+	if (!N || !out)
+		return 0;
+	/* y = x · wᵀ; the bias is first broadcast into y so that sgemm adds to it (beta = 1). The copy is
+	 * serial on purpose: OpenMP workers left spinning after a parallel loop would compete with
+	 * OpenBLAS's own threads during the sgemm, which costs far more than the copy. */
+	if (b)
+		for (int i = 0; i < N; i++)
+			memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f,
+		    y, out);
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_linear_bf16(uint16_t *y, const uint16_t *x, const uint16_t *w, const uint16_t *b, int N, int in,
+			 int out, sora_err *e)
+{
+	float *fx = NULL;
+	CHECK(e, N >= 0 && in >= 0 && out >= 0, "linear: negative size");
+	size_t nx = (size_t)N * in, nw = (size_t)out * in, ny = (size_t)N * out;
+	/* The f32 reference: widen, multiply in f32, round once at the end. */
+	CHECK_ALLOC(e, fx = malloc((nx + nw + ny + (size_t)out + 1) * sizeof *fx));
+	float *fw = fx + nx, *fy = fw + nw, *fb = fy + ny;
+	TRY(sora_to_f32(fx, x, SORA_BF16, nx, e));
+	TRY(sora_to_f32(fw, w, SORA_BF16, nw, e));
+	if (b)
+		TRY(sora_to_f32(fb, b, SORA_BF16, (size_t)out, e));
+	TRY(sora_cpu_linear(fy, fx, fw, b ? fb : NULL, N, in, out, e));
+	TRY(sora_from_f32(y, SORA_BF16, fy, ny, e));
+	free(fx);
+	return 0;
+fail:
+	free(fx);
+	return -1;
+}
+
+int sora_cpu_layernorm(float *y, const float *x, const float *w, const float *b, int N, int C, float eps,
+		       sora_err *e)
+{
+	CHECK(e, N >= 0 && C > 0, "layernorm: bad shape [%d, %d]", N, C);
+#pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
+	for (int i = 0; i < N; i++) {
+		const float *xi = x + (size_t)i * C;
+		float *yi = y + (size_t)i * C;
+		/* Two passes (mean, then the centred variance) as PyTorch does: no cancellation. */
+		double mean = 0, var = 0;
+		for (int j = 0; j < C; j++)
+			mean += xi[j];
+		mean /= C;
+		for (int j = 0; j < C; j++)
+			var += (xi[j] - mean) * (xi[j] - mean);
+		float m = (float)mean, r = (float)(1.0 / sqrt(var / C + eps));
+		for (int j = 0; j < C; j++) {
+			float v = (xi[j] - m) * r;
+			yi[j] = (w ? v * w[j] : v) + (b ? b[j] : 0.0f);
+		}
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_rmsnorm(float *y, const float *x, const float *w, int N, int C, float eps, sora_err *e)
+{
+	CHECK(e, N >= 0 && C > 0, "rmsnorm: bad shape [%d, %d]", N, C);
+#pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
+	for (int i = 0; i < N; i++) {
+		const float *xi = x + (size_t)i * C;
+		float *yi = y + (size_t)i * C;
+		double ss = 0;
+		for (int j = 0; j < C; j++)
+			ss += (double)xi[j] * xi[j];
+		float r = (float)(1.0 / sqrt(ss / C + eps));
+		for (int j = 0; j < C; j++)
+			yi[j] = w ? xi[j] * r * w[j] : xi[j] * r;
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_gelu_tanh(float *y, const float *x, size_t n, sora_err *e)
+{
+	const float k = 0.7978845608028654f; /* sqrt(2/π) */
+#pragma omp parallel for if (n > 65536)
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i];
+		y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+	}
+	return 0;
+}
+
+int sora_cpu_quick_gelu(float *y, const float *x, size_t n, sora_err *e)
+{
+#pragma omp parallel for if (n > 65536)
+	for (size_t i = 0; i < n; i++)
+		y[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+	return 0;
+}
+
+int sora_cpu_silu(float *y, const float *x, size_t n, sora_err *e)
+{
+#pragma omp parallel for if (n > 65536)
+	for (size_t i = 0; i < n; i++)
+		y[i] = x[i] / (1.0f + expf(-x[i]));
+	return 0;
+}
+
+static void softmax_row(float *y, const float *x, int C)
+{
+	float mx = -INFINITY;
+	for (int j = 0; j < C; j++)
+		mx = x[j] > mx ? x[j] : mx;
+	float sum = 0;
+	for (int j = 0; j < C; j++) {
+		y[j] = expf(x[j] - mx);
+		sum += y[j];
+	}
+	float inv = 1.0f / sum;
+	for (int j = 0; j < C; j++)
+		y[j] *= inv;
+}
+
+int sora_cpu_softmax(float *y, const float *x, int N, int C, sora_err *e)
+{
+	CHECK(e, N >= 0 && C > 0, "softmax: bad shape [%d, %d]", N, C);
+#pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
+	for (int i = 0; i < N; i++)
+		softmax_row(y + (size_t)i * C, x + (size_t)i * C, C);
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_attention(float *out, const float *q, const float *k, const float *v, const sora_attn_args *a,
+		       sora_err *e)
+{
+	const int B = a->B, H = a->H, Tq = a->Tq, Tk = a->Tk, D = a->D, HD = a->H * a->D;
+	float *s = NULL;
+	CHECK(e, B >= 0 && H > 0 && Tq >= 0 && Tk > 0 && D > 0,
+	      "attention: bad sizes B %d H %d Tq %d Tk %d D %d", B, H, Tq, Tk, D);
+	CHECK_ALLOC(e, s = malloc((size_t)Tq * Tk * sizeof *s + 1));
+	/* One (batch, head) at a time: its two products are sgemms (OpenBLAS threads them); the masking and
+	 * softmax between them run over query rows with OpenMP. */
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < H; h++) {
+			const float *qh = q + (size_t)b * Tq * HD + (size_t)h * D;
+			const float *kh = k + (size_t)b * Tk * HD + (size_t)h * D;
+			const float *vh = v + (size_t)b * Tk * HD + (size_t)h * D;
+			/* s [Tq, Tk] = scale · qh · khᵀ */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, a->scale, qh, HD, kh,
+				    HD, 0.0f, s, Tk);
+#pragma omp parallel for if ((size_t)Tq * (size_t)Tk > 16384)
+			for (int i = 0; i < Tq; i++) {
+				float *si = s + (size_t)i * Tk;
+				const float *bi = a->bias ? a->bias + ((size_t)h * Tq + i) * Tk : NULL;
+				const uint8_t *mi = a->key_mask ? a->key_mask + (size_t)b * Tk : NULL;
+				for (int j = 0; j < Tk; j++) {
+					if (bi)
+						si[j] += bi[j];
+					/* transformers adds finfo(f32).min; a fully hidden row is then
+					 * uniform. */
+					if ((a->causal && j > i) || (mi && !mi[j]))
+						si[j] += -FLT_MAX;
+				}
+				softmax_row(si, si, Tk);
+			}
+			/* out_h [Tq, D] = s · vh */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, s, Tk, vh, HD,
+				    0.0f, out + (size_t)b * Tq * HD + (size_t)h * D, HD);
+		}
+	free(s);
+	return 0;
+fail:
+	free(s);
+	return -1;
+}
+
+int sora_cpu_embedding(float *y, const float *table, const int32_t *ids, int N, int C, int vocab, sora_err *e)
+{
+	for (int i = 0; i < N; i++)
+		CHECK(e, ids[i] >= 0 && ids[i] < vocab, "embedding: id %d at position %d is outside 0..%d",
+		      ids[i], i, vocab - 1);
+#pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
+	for (int i = 0; i < N; i++)
+		memcpy(y + (size_t)i * C, table + (size_t)ids[i] * C, (size_t)C * sizeof *y);
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_broadcast_shape(int andim, const int64_t *ashape, int bndim, const int64_t *bshape, int *ndim,
+			 int64_t *shape, sora_err *e)
+{
+	int n = andim > bndim ? andim : bndim;
+	CHECK(e, n <= 5 && andim >= 0 && bndim >= 0, "broadcast: at most 5 dims");
+	for (int i = 0; i < n; i++) {
+		int64_t da = i < n - andim ? 1 : ashape[i - (n - andim)];
+		int64_t db = i < n - bndim ? 1 : bshape[i - (n - bndim)];
+		CHECK(e, da == db || da == 1 || db == 1, "broadcast: dims %lld and %lld do not match",
+		      (long long)da, (long long)db);
+		shape[i] = da == 1 ? db : da;
+	}
+	*ndim = n;
+	return 0;
+fail:
+	return -1;
+}
+
+/* Element strides of a shape right-aligned into n dims, 0 along the dims it is broadcast over. */
+static void bstrides(int n, int ndim, const int64_t *shape, int64_t *st)
+{
+	int64_t s = 1;
+	for (int i = n - 1; i >= 0; i--) {
+		int j = i - (n - ndim);
+		int64_t d = j >= 0 ? shape[j] : 1;
+		st[i] = d == 1 ? 0 : s;
+		s *= d;
+	}
+}
+
+int sora_cpu_binary(float *y, sora_binop op, const float *a, int andim, const int64_t *ashape, const float *b,
+		    int bndim, const int64_t *bshape, sora_err *e)
+{
+	int n;
+	int64_t shape[5] = {0}, sa[5] = {0}, sb[5] = {0}, total = 1;
+	TRY(sora_broadcast_shape(andim, ashape, bndim, bshape, &n, shape, e));
+	bstrides(n, andim, ashape, sa);
+	bstrides(n, bndim, bshape, sb);
+	for (int i = 0; i < n; i++)
+		total *= shape[i];
+#pragma omp parallel for if (total > 65536)
+	for (int64_t i = 0; i < total; i++) {
+		int64_t r = i, ia = 0, ib = 0;
+		for (int d = n - 1; d >= 0; d--) {
+			int64_t c = r % shape[d];
+			r /= shape[d];
+			ia += c * sa[d];
+			ib += c * sb[d];
+		}
+		float x = a[ia], z = b[ib];
+		y[i] = op == SORA_BIN_ADD   ? x + z
+		       : op == SORA_BIN_SUB ? x - z
+		       : op == SORA_BIN_MUL ? x * z
+					    : x / z;
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_l2_normalize(float *y, const float *x, int N, int C, float eps, sora_err *e)
+{
+	CHECK(e, N >= 0 && C > 0, "l2_normalize: bad shape [%d, %d]", N, C);
+#pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
+	for (int i = 0; i < N; i++) {
+		const float *xi = x + (size_t)i * C;
+		double ss = 0;
+		for (int j = 0; j < C; j++)
+			ss += (double)xi[j] * xi[j];
+		float nrm = (float)sqrt(ss), inv = 1.0f / (nrm > eps ? nrm : eps);
+		for (int j = 0; j < C; j++)
+			y[(size_t)i * C + j] = xi[j] * inv;
+	}
+	return 0;
+fail:
+	return -1;
+}

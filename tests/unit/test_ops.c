@@ -1,0 +1,295 @@
+/* Every CPU op against values worked out independently: small cases by hand, and a float64 reference
+ * written out here (plain loops, no BLAS) on random inputs. */
+#include "nn/ops.h"
+#include "nn/tensor.h"
+
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static float *rand_buf(size_t n, float scale)
+{
+	float *p = malloc(n * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = frand() * scale;
+	return p;
+}
+
+/* max |got − want| / (1 + |want|) over n values must stay within tol. */
+static void close_to(const float *got, const double *want, size_t n, double tol, const char *what)
+{
+	double worst = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs(got[i] - want[i]) / (1 + fabs(want[i]));
+		if (!(d <= worst)) /* NaN is the worst */
+			worst = d, at = i;
+	}
+	cr_log_info("%s: max error %.3g", what, worst);
+	cr_assert(worst <= tol, "%s: element %zu is %.9g, want %.9g (error %.3g > %.3g)", what, at, got[at],
+		  want[at], worst, tol);
+}
+
+Test(ops, linear_by_hand)
+{
+	const float x[] = {1, 2}, w[] = {1, 0, 0, 1, 1, 1}, b[] = {0.5f, 0, -1};
+	float y[3];
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_linear(y, x, w, b, 1, 2, 3, &e), 0);
+	cr_assert(y[0] == 1.5f && y[1] == 2.0f && y[2] == 2.0f, "%g %g %g", y[0], y[1], y[2]);
+	cr_assert_eq(sora_cpu_linear(y, x, w, NULL, 1, 2, 3, &e), 0);
+	cr_assert(y[0] == 1.0f && y[1] == 2.0f && y[2] == 3.0f);
+}
+
+Test(ops, linear_against_float64)
+{
+	const int N = 37, in = 129, out = 65;
+	float *x = rand_buf((size_t)N * in, 1), *w = rand_buf((size_t)out * in, 0.2f), *b = rand_buf(out, 1);
+	float *y = malloc((size_t)N * out * sizeof *y);
+	double *ref = malloc((size_t)N * out * sizeof *ref);
+	for (int i = 0; i < N; i++)
+		for (int o = 0; o < out; o++) {
+			double s = b[o];
+			for (int k = 0; k < in; k++)
+				s += (double)x[i * in + k] * w[o * in + k];
+			ref[i * out + o] = s;
+		}
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_linear(y, x, w, b, N, in, out, &e), 0);
+	close_to(y, ref, (size_t)N * out, 1e-5, "linear");
+	free(x), free(w), free(b), free(y), free(ref);
+}
+
+Test(ops, linear_bf16_rounds_the_f32_result)
+{
+	const int N = 5, in = 64, out = 9;
+	uint16_t x[5 * 64], w[9 * 64], b[9], y[5 * 9];
+	float fx[5 * 64], fw[9 * 64], fb[9];
+	for (int i = 0; i < N * in; i++)
+		x[i] = sora_f32_to_bf16(frand()), fx[i] = sora_bf16_to_f32(x[i]);
+	for (int i = 0; i < out * in; i++)
+		w[i] = sora_f32_to_bf16(frand()), fw[i] = sora_bf16_to_f32(w[i]);
+	for (int i = 0; i < out; i++)
+		b[i] = sora_f32_to_bf16(frand()), fb[i] = sora_bf16_to_f32(b[i]);
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_linear_bf16(y, x, w, b, N, in, out, &e), 0, "%s", e.msg);
+	for (int i = 0; i < N; i++)
+		for (int o = 0; o < out; o++) {
+			double s = fb[o];
+			for (int k = 0; k < in; k++)
+				s += (double)fx[i * in + k] * fw[o * in + k];
+			/* within one bf16 step (2^-8 relative) of the exact value */
+			double got = sora_bf16_to_f32(y[i * out + o]);
+			cr_assert(fabs(got - s) <= fabs(s) / 256 + 1e-6, "[%d, %d]: %g vs %g", i, o, got, s);
+		}
+}
+
+Test(ops, norms_by_hand)
+{
+	float x[] = {1, 2, 3}, y[3], w[] = {2, 2, 2}, bb[] = {1, 1, 1};
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_layernorm(y, x, NULL, NULL, 1, 3, 0.0f, &e), 0);
+	/* mean 2, variance 2/3 */
+	cr_assert_float_eq(y[0], -1.22474487f, 1e-6);
+	cr_assert_float_eq(y[1], 0.0f, 1e-7);
+	cr_assert_float_eq(y[2], 1.22474487f, 1e-6);
+	cr_assert_eq(sora_cpu_layernorm(y, x, w, bb, 1, 3, 0.0f, &e), 0);
+	cr_assert_float_eq(y[2], 3.44948974f, 1e-6);
+	float r[] = {3, 4}, ry[2];
+	cr_assert_eq(sora_cpu_rmsnorm(ry, r, NULL, 1, 2, 0.0f, &e), 0);
+	/* rms = sqrt((9 + 16) / 2) */
+	cr_assert_float_eq(ry[0], 0.848528137f, 1e-6);
+	cr_assert_float_eq(ry[1], 1.131370850f, 1e-6);
+	float l[2];
+	cr_assert_eq(sora_cpu_l2_normalize(l, r, 1, 2, 1e-12f, &e), 0);
+	cr_assert_float_eq(l[0], 0.6f, 1e-7);
+	cr_assert_float_eq(l[1], 0.8f, 1e-7);
+}
+
+Test(ops, norms_against_float64)
+{
+	const int N = 9, C = 300;
+	float *x = rand_buf((size_t)N * C, 3), *w = rand_buf(C, 1), *b = rand_buf(C, 1);
+	float *y = malloc((size_t)N * C * sizeof *y);
+	double *ln = malloc((size_t)N * C * sizeof *ln), *rms = malloc((size_t)N * C * sizeof *rms),
+	       *l2 = malloc((size_t)N * C * sizeof *l2);
+	for (int i = 0; i < N; i++) {
+		double m = 0, v = 0, ss = 0;
+		for (int j = 0; j < C; j++)
+			m += x[i * C + j], ss += (double)x[i * C + j] * x[i * C + j];
+		m /= C;
+		for (int j = 0; j < C; j++)
+			v += (x[i * C + j] - m) * (x[i * C + j] - m);
+		v /= C;
+		for (int j = 0; j < C; j++) {
+			ln[i * C + j] = (x[i * C + j] - m) / sqrt(v + 1e-5) * w[j] + b[j];
+			rms[i * C + j] = x[i * C + j] / sqrt(ss / C + 1e-6) * w[j];
+			l2[i * C + j] = x[i * C + j] / sqrt(ss);
+		}
+	}
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_layernorm(y, x, w, b, N, C, 1e-5f, &e), 0);
+	close_to(y, ln, (size_t)N * C, 1e-6, "layernorm");
+	cr_assert_eq(sora_cpu_rmsnorm(y, x, w, N, C, 1e-6f, &e), 0);
+	close_to(y, rms, (size_t)N * C, 1e-6, "rmsnorm");
+	cr_assert_eq(sora_cpu_l2_normalize(y, x, N, C, 1e-12f, &e), 0);
+	close_to(y, l2, (size_t)N * C, 1e-6, "l2_normalize");
+	free(x), free(w), free(b), free(y), free(ln), free(rms), free(l2);
+}
+
+Test(ops, activations)
+{
+	const float x[] = {1, -2, 0, 3.5f, -0.25f};
+	float y[5];
+	double g[5], q[5], s[5];
+	for (int i = 0; i < 5; i++) {
+		double v = x[i];
+		g[i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+		q[i] = v / (1 + exp(-1.702 * v));
+		s[i] = v / (1 + exp(-v));
+	}
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_gelu_tanh(y, x, 5, &e), 0);
+	cr_assert_float_eq(y[0], 0.841192f, 1e-6); /* by hand */
+	close_to(y, g, 5, 1e-6, "gelu_tanh");
+	cr_assert_eq(sora_cpu_quick_gelu(y, x, 5, &e), 0);
+	cr_assert_float_eq(y[0], 0.845796f, 1e-6);
+	close_to(y, q, 5, 1e-6, "quick_gelu");
+	cr_assert_eq(sora_cpu_silu(y, x, 5, &e), 0);
+	cr_assert_float_eq(y[0], 0.731059f, 1e-6);
+	close_to(y, s, 5, 1e-6, "silu");
+}
+
+Test(ops, softmax)
+{
+	const float x[] = {1, 2, 3, 1000, 1000, -1000};
+	float y[6];
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_softmax(y, x, 2, 3, &e), 0);
+	cr_assert_float_eq(y[0], 0.0900305732f, 1e-7);
+	cr_assert_float_eq(y[1], 0.244728471f, 1e-7);
+	cr_assert_float_eq(y[2], 0.665240956f, 1e-7);
+	cr_assert_float_eq(y[3], 0.5f, 1e-7); /* large values: no overflow */
+	cr_assert_float_eq(y[5], 0.0f, 1e-7);
+}
+
+/* The float64 attention, written the obvious way. */
+static void attention_ref(double *out, const float *q, const float *k, const float *v,
+			  const sora_attn_args *a)
+{
+	int HD = a->H * a->D;
+	double *s = malloc((size_t)a->Tk * sizeof *s);
+	for (int b = 0; b < a->B; b++)
+		for (int h = 0; h < a->H; h++)
+			for (int i = 0; i < a->Tq; i++) {
+				double mx = -INFINITY, sum = 0;
+				for (int j = 0; j < a->Tk; j++) {
+					double d = 0;
+					for (int c = 0; c < a->D; c++)
+						d += (double)q[(b * a->Tq + i) * HD + h * a->D + c] *
+						     k[(b * a->Tk + j) * HD + h * a->D + c];
+					d *= a->scale;
+					if (a->bias)
+						d += a->bias[(h * a->Tq + i) * a->Tk + j];
+					int hidden = (a->causal && j > i) ||
+						     (a->key_mask && !a->key_mask[b * a->Tk + j]);
+					s[j] = hidden ? -INFINITY : d;
+					mx = s[j] > mx ? s[j] : mx;
+				}
+				for (int j = 0; j < a->Tk; j++)
+					sum += s[j] = exp(s[j] - mx);
+				for (int c = 0; c < a->D; c++) {
+					double o = 0;
+					for (int j = 0; j < a->Tk; j++)
+						o += s[j] / sum * v[(b * a->Tk + j) * HD + h * a->D + c];
+					out[(b * a->Tq + i) * HD + h * a->D + c] = o;
+				}
+			}
+	free(s);
+}
+
+Test(ops, attention_by_hand)
+{
+	/* One query, two keys scoring the same: the output is the mean of the values. */
+	const float q[] = {1, 0}, k[] = {1, 5, 1, -5}, v[] = {2, 4, 6, 8};
+	float out[2];
+	sora_attn_args a = {.B = 1, .H = 1, .Tq = 1, .Tk = 2, .D = 2, .scale = 1};
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_attention(out, q, k, v, &a, &e), 0);
+	cr_assert_float_eq(out[0], 4.0f, 1e-6);
+	cr_assert_float_eq(out[1], 6.0f, 1e-6);
+	/* Masking the second key leaves the first value. */
+	const uint8_t mask[] = {1, 0};
+	a.key_mask = mask;
+	cr_assert_eq(sora_cpu_attention(out, q, k, v, &a, &e), 0);
+	cr_assert_float_eq(out[0], 2.0f, 1e-6);
+	cr_assert_float_eq(out[1], 4.0f, 1e-6);
+}
+
+Test(ops, attention_against_float64)
+{
+	const int B = 2, H = 3, Tq = 7, Tk = 7, D = 8, HD = H * D;
+	float *q = rand_buf((size_t)B * Tq * HD, 1), *k = rand_buf((size_t)B * Tk * HD, 1),
+	      *v = rand_buf((size_t)B * Tk * HD, 1), *bias = rand_buf((size_t)H * Tq * Tk, 2);
+	float *out = malloc((size_t)B * Tq * HD * sizeof *out);
+	double *ref = malloc((size_t)B * Tq * HD * sizeof *ref);
+	uint8_t mask[2 * 7] = {1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+	sora_err e = {0};
+	const struct {
+		const char *name;
+		sora_attn_args a;
+	} cases[] = {
+	    {"attention plain, scale 1/sqrt(D)", {B, H, Tq, Tk, D, 0.35355339f, 0, NULL, NULL}},
+	    {"attention T5 (bias, no scale)", {B, H, Tq, Tk, D, 1.0f, 0, bias, NULL}},
+	    {"attention CLIP (causal)", {B, H, Tq, Tk, D, 0.35355339f, 1, NULL, NULL}},
+	    {"attention key mask + bias", {B, H, Tq, Tk, D, 0.5f, 0, bias, mask}},
+	    {"attention causal + key mask", {B, H, Tq, Tk, D, 0.5f, 1, NULL, mask}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		attention_ref(ref, q, k, v, &cases[c].a);
+		cr_assert_eq(sora_cpu_attention(out, q, k, v, &cases[c].a, &e), 0, "%s", e.msg);
+		close_to(out, ref, (size_t)B * Tq * HD, 1e-6, cases[c].name);
+	}
+	free(q), free(k), free(v), free(bias), free(out), free(ref);
+}
+
+Test(ops, embedding)
+{
+	const float table[] = {0, 1, 10, 11, 20, 21};
+	const int32_t ids[] = {2, 0, 2}, bad[] = {3};
+	float y[6];
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_embedding(y, table, ids, 3, 2, 3, &e), 0);
+	cr_assert(y[0] == 20 && y[1] == 21 && y[2] == 0 && y[5] == 21);
+	cr_assert_lt(sora_cpu_embedding(y, table, bad, 1, 2, 3, &e), 0);
+	cr_assert(strstr(e.msg, "id 3"), "%s", e.msg);
+}
+
+Test(ops, binary_broadcasting)
+{
+	/* a [2, 1, 3] + b [4, 1] → [2, 4, 3]: y[i, j, l] = a[i, 0, l] + b[j, 0] */
+	const float a[] = {1, 2, 3, 4, 5, 6}, b[] = {10, 20, 30, 40};
+	float y[24];
+	sora_err e = {0};
+	cr_assert_eq(
+	    sora_cpu_binary(y, SORA_BIN_ADD, a, 3, (int64_t[]){2, 1, 3}, b, 2, (int64_t[]){4, 1}, &e), 0);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 4; j++)
+			for (int l = 0; l < 3; l++)
+				cr_assert_eq(y[(i * 4 + j) * 3 + l], a[i * 3 + l] + b[j]);
+	cr_assert_eq(sora_cpu_binary(y, SORA_BIN_MUL, a, 2, (int64_t[]){2, 3}, b, 0, NULL, &e), 0);
+	cr_assert_eq(y[5], 60);
+	cr_assert_eq(sora_cpu_binary(y, SORA_BIN_DIV, a, 1, (int64_t[]){6}, a, 1, (int64_t[]){6}, &e), 0);
+	cr_assert_eq(y[3], 1);
+	cr_assert_lt(sora_cpu_binary(y, SORA_BIN_SUB, a, 1, (int64_t[]){6}, b, 1, (int64_t[]){4}, &e), 0);
+	cr_assert(strstr(e.msg, "do not match"), "%s", e.msg);
+}
