@@ -412,6 +412,19 @@ void sora_video_close(sora_video *v)
 	free(v);
 }
 
+int sora_video_set_size(sora_video *v, int out_width, int out_height, sora_err *e)
+{
+	CHECK(e, v->opts.pix != SORA_PIX_NATIVE, "native frames are not scaled");
+	CHECK(e, out_width >= 0 && out_height >= 0, "invalid output size %dx%d", out_width, out_height);
+	av_freep(&v->scaled);
+	av_freep(&v->rotated);
+	v->opts.out_width = out_width;
+	v->opts.out_height = out_height;
+	return setup_output(v, e);
+fail:
+	return -1;
+}
+
 const sora_video_info *sora_video_get_info(const sora_video *v)
 {
 	return &v->info;

@@ -74,6 +74,11 @@ typedef struct sora_frame {
 int sora_video_open(sora_video **out, const char *path, const sora_video_opts *opts, sora_err *e);
 void sora_video_close(sora_video *v);
 
+/* Changes the size of the GRAY/RGB frames decoded from now on (out_width / out_height as in
+ * sora_video_opts), for callers that choose it from the video's own size: cheaper than opening twice.
+ * Frames returned before become invalid. */
+int sora_video_set_size(sora_video *v, int out_width, int out_height, sora_err *e);
+
 /* Metadata from the container and codec headers. num_frames comes from the container when it is
  * trustworthy (present and consistent with duration x fps), else from counting packets. */
 const sora_video_info *sora_video_get_info(const sora_video *v);
