@@ -98,8 +98,7 @@ int main(int argc, char **argv)
 	    .prog = "sora-probe",
 	    .usage = "[files | dirs]...",
 	    .summary =
-		"Writes one CSV row per video with Open-Sora's columns (path, num_frames, height, "
-		"width,\n"
+		"Writes one CSV row per video with Open-Sora's columns (path, num_frames, height, width,\n"
 		"aspect_ratio, resolution, fps) and duration_sec, codec, pix_fmt, bit_depth, rotation,\n"
 		"vfr, has_audio, bit_rate. Directories are walked recursively (video extensions only);\n"
 		"without operands, reads a CSV with a `path` column on stdin and keeps its columns.",
