@@ -5,6 +5,7 @@
 #include "io/chat_client.h"
 #include "util/base64.h"
 #include "util/cli.h"
+#include "util/clip_range.h"
 #include "util/log.h"
 #include "util/rowmap.h"
 
@@ -34,7 +35,8 @@ typedef struct caption {
 	sora_chat **clients; /* one per worker, opened on first use */
 	int nclients;
 	sora_caption_store *cache, *from;
-	int path_col, id_col, text_col, start_col, end_col;
+	sora_range_cols range;
+	int path_col, id_col, text_col;
 } caption;
 
 static int prepare(void *ctx, const sora_fields *h, sora_err *e)
@@ -43,8 +45,7 @@ static int prepare(void *ctx, const sora_fields *h, sora_err *e)
 	c->path_col = sora_fields_find(h, "path");
 	c->id_col = sora_fields_find(h, "id");
 	c->text_col = sora_fields_find(h, "text");
-	c->start_col = sora_fields_find(h, "start_sec");
-	c->end_col = sora_fields_find(h, "end_sec");
+	sora_range_cols_find(&c->range, h);
 	if (c->path_col < 0 && !(c->from && c->id_col >= 0))
 		return SORA_FAIL(e, "the input CSV has no 'path' column");
 	return 0;
@@ -56,36 +57,22 @@ static void row_key(const caption *c, const sora_fields *in, char *buf, size_t n
 {
 	if (c->id_col >= 0 && in->v[c->id_col][0])
 		snprintf(buf, n, "%s", in->v[c->id_col]);
-	else if (c->start_col >= 0 || c->end_col >= 0)
-		snprintf(buf, n, "%s#%s-%s", in->v[c->path_col], c->start_col >= 0 ? in->v[c->start_col] : "",
-			 c->end_col >= 0 ? in->v[c->end_col] : "");
+	else if (c->range.start >= 0 || c->range.end >= 0)
+		snprintf(buf, n, "%s#%s-%s", in->v[c->path_col],
+			 c->range.start >= 0 ? in->v[c->range.start] : "",
+			 c->range.end >= 0 ? in->v[c->range.end] : "");
 	else
 		snprintf(buf, n, "%s", in->v[c->path_col]);
-}
-
-static int parse_sec(const char *s, double *out)
-{
-	char *end;
-	if (!s[0]) {
-		*out = 0;
-		return 0;
-	}
-	*out = strtod(s, &end);
-	return *end || *out < 0 || *out != *out ? -1 : 0;
 }
 
 static int ask_server(caption *c, int worker, const sora_fields *in, char **text, sora_err *e)
 {
 	sora_jpegs jp = {0};
 	char **b64 = NULL;
-	double start = 0, end = 0;
+	double start, end;
 	int rc = -1;
 	*text = NULL;
-	CHECK(e, c->start_col < 0 || parse_sec(in->v[c->start_col], &start) == 0,
-	      "start_sec '%s' is not a time", in->v[c->start_col]);
-	CHECK(e, c->end_col < 0 || parse_sec(in->v[c->end_col], &end) == 0, "end_sec '%s' is not a time",
-	      in->v[c->end_col]);
-	CHECK(e, end == 0 || end > start, "end_sec %g is not after start_sec %g", end, start);
+	TRY(sora_row_range(&c->range, in, &start, &end, e));
 	TRY(sora_caption_frames(in->v[c->path_col], start, end, c->frames, c->size, &jp, e));
 	CHECK_ALLOC(e, b64 = calloc((size_t)jp.n, sizeof *b64));
 	for (int i = 0; i < jp.n; i++) {

@@ -1,8 +1,8 @@
 /* sora-filter: keeps the rows for which every expression holds. */
 #include "score/filter_expr.h"
-#include "score/number.h"
 #include "util/cli.h"
 #include "util/log.h"
+#include "util/number.h"
 #include "util/rowmap.h"
 
 #include <stdio.h>

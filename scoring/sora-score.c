@@ -1,7 +1,7 @@
 /* sora-score: motion and quality scores of each clip row, appended as columns. */
-#include "score/number.h"
 #include "score/scores.h"
 #include "util/cli.h"
+#include "util/clip_range.h"
 #include "util/log.h"
 #include "util/rowmap.h"
 
@@ -26,42 +26,26 @@ enum { N_COLUMNS = sizeof all_columns / sizeof *all_columns };
 typedef struct score {
 	sora_score_opts o;
 	const char *columns[N_COLUMNS + 1];
-	int path_col, start_col, end_col;
+	sora_range_cols cols;
 } score;
 
 static int prepare(void *ctx, const sora_fields *header, sora_err *e)
 {
 	score *s = ctx;
-	s->path_col = sora_fields_find(header, "path");
-	if (s->path_col < 0)
+	sora_range_cols_find(&s->cols, header);
+	if (s->cols.path < 0)
 		return SORA_FAIL(e, "the input CSV has no 'path' column");
-	s->start_col = sora_fields_find(header, "start_sec");
-	s->end_col = sora_fields_find(header, "end_sec");
-	return 0;
-}
-
-/* An optional time column: empty (or absent) means `dflt`. */
-static int time_field(const sora_fields *in, int col, const char *name, double dflt, double *t, sora_err *e)
-{
-	*t = dflt;
-	if (col < 0 || !in->v[col][0])
-		return 0;
-	if (!sora_parse_number(in->v[col], t))
-		return SORA_FAIL(e, "%s is not a number: '%.60s'", name, in->v[col]);
 	return 0;
 }
 
 static int score_row(void *ctx, int worker, const sora_fields *in, sora_out *out, sora_err *e)
 {
 	const score *s = ctx;
-	const char *path = in->v[s->path_col];
+	const char *path = in->v[s->cols.path];
 	double start, end;
 	sora_score_result r;
 	CHECK(e, path[0], "empty path");
-	TRY(time_field(in, s->start_col, "start_sec", 0, &start, e));
-	TRY(time_field(in, s->end_col, "end_sec", INFINITY, &end, e));
-	CHECK(e, start >= 0, "start_sec is negative: %g", start);
-	CHECK(e, end > start, "end_sec (%g) is not after start_sec (%g)", end, start);
+	TRY(sora_row_range(&s->cols, in, &start, &end, e));
 	TRY(sora_score_clip(path, start, end, &s->o, &r, e));
 
 	const double values[N_COLUMNS] = {r.vmafmotion, r.vmafmotion_avg, r.flow,        r.blur,

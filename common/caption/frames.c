@@ -3,6 +3,7 @@
 #include "../io/jpeg.h"
 #include "../io/video.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* FFmpeg's qscale 3: near-transparent for a VLM, a fraction of the size of q 1. */
@@ -32,7 +33,7 @@ int sora_caption_frames(const char *path, double start, double end, int n, int s
 	sora_video_close(v);
 	v = NULL;
 	TRY(sora_video_open(&v, path, &opts, e));
-	if (end <= start)
+	if (!isfinite(end) || end <= start)
 		end = duration > start ? duration : start;
 	CHECK(e, start >= 0, "start_sec %g is negative", start);
 

@@ -14,8 +14,8 @@ typedef struct sora_jpegs {
 	int width, height; /* of every image */
 } sora_jpegs;
 
-/* Decodes the frames at the centres of n equal parts of [start, end) seconds of path (end <= start:
- * to the end of the video), scaled so that the short side is short_side (never upscaled; rotation
+/* Decodes the frames at the centres of n equal parts of [start, end) seconds of path (end infinite or
+ * <= start: to the end of the video), scaled so that the short side is short_side (never upscaled; rotation
  * applied), and encodes each as JPEG. A time past the last frame repeats the last frame decoded. */
 int sora_caption_frames(const char *path, double start, double end, int n, int short_side, sora_jpegs *out,
 			sora_err *e);

@@ -1,6 +1,6 @@
 #include "filter_expr.h"
 
-#include "number.h"
+#include "../util/number.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 #include "score/filter_expr.h"
-#include "score/number.h"
+#include "util/number.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
