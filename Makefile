@@ -151,7 +151,8 @@ bench: deps
 
 # The committed seeds stay read-only (second corpus directory); what libFuzzer finds goes to $(O)/fuzz.
 FUZZ_TIME ?= 300
-FUZZ_SRC := tests/fuzz/fuzz_safetensors.c common/io/safetensors.c common/nn/tensor.c common/util/err.c
+FUZZ_SRC := tests/fuzz/fuzz_safetensors.c common/io/safetensors.c common/nn/tensor.c common/util/err.c \
+	common/util/file.c
 fuzz: deps
 	@scripts/install-deps.sh --fuzz
 	@mkdir -p $(O)/fuzz/corpus

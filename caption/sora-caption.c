@@ -6,6 +6,7 @@
 #include "util/base64.h"
 #include "util/cli.h"
 #include "util/clip_range.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/rowmap.h"
 
@@ -136,28 +137,6 @@ fail:
 	return -1;
 }
 
-static int read_file(const char *path, char **out, sora_err *e)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	CHECK(e, fp, "%s: %s", path, strerror(errno));
-	CHECK_SYS(e, fseek(fp, 0, SEEK_END), path);
-	long n = ftell(fp);
-	CHECK(e, n > 0 && n < (1 << 20), "%s: an instruction of %ld bytes", path, n);
-	rewind(fp);
-	CHECK_ALLOC(e, buf = malloc((size_t)n + 1));
-	CHECK(e, fread(buf, 1, (size_t)n, fp) == (size_t)n, "%s: read error", path);
-	buf[n] = '\0';
-	fclose(fp);
-	*out = buf;
-	return 0;
-fail:
-	free(buf);
-	if (fp)
-		fclose(fp);
-	return -1;
-}
-
 /* Checks the options and opens what they name. Returns an exit status, or -1 to go on. */
 static int setup(caption *c, int threads)
 {
@@ -178,7 +157,7 @@ static int setup(caption *c, int threads)
 		log_error("--api-key-env %s: that environment variable is not set", c->key_env);
 		return SORA_EXIT_USAGE;
 	}
-	if (c->prompt_file ? read_file(c->prompt_file, &c->instruction, &e) < 0
+	if (c->prompt_file ? !(c->instruction = sora_read_file(c->prompt_file, 1 << 20, "prompt", NULL, &e))
 			   : !(c->instruction = strdup(default_instruction))) {
 		log_error("--prompt-file %s", e.msg[0] ? e.msg : "out of memory");
 		return SORA_EXIT_USAGE;

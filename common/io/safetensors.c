@@ -1,5 +1,7 @@
 #include "safetensors.h"
 
+#include "../util/file.h"
+
 #include <cJSON.h>
 #include <fcntl.h>
 #include <math.h>
@@ -215,28 +217,6 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static char *read_small_file(const char *path, sora_err *e)
-{
-	char *text = NULL;
-	FILE *fp = fopen(path, "rb");
-	CHECK(e, fp, "%s: cannot open: %s", path, strerror(errno));
-	CHECK_SYS(e, fseek(fp, 0, SEEK_END), path);
-	long size = ftell(fp);
-	CHECK(e, size >= 0 && size <= SORA_ST_MAX_HEADER, "%s: not an index file (size %ld bytes)", path,
-	      size);
-	rewind(fp);
-	CHECK_ALLOC(e, text = malloc((size_t)size + 1));
-	CHECK(e, fread(text, 1, (size_t)size, fp) == (size_t)size, "%s: read error", path);
-	text[size] = '\0';
-	fclose(fp);
-	return text;
-fail:
-	free(text);
-	if (fp)
-		fclose(fp);
-	return NULL;
-}
-
 /* A shard's path: the index's directory + the name it gives. */
 static char *shard_path(const char *index, const char *file, sora_err *e)
 {
@@ -256,7 +236,7 @@ static int add_index(sora_safetensors *st, const char *path, sora_err *e)
 {
 	cJSON *root = NULL;
 	char *text = NULL, *shard = NULL;
-	TRY((text = read_small_file(path, e)) ? 0 : -1);
+	TRY((text = sora_read_file(path, SORA_ST_MAX_HEADER, "safetensors index", NULL, e)) ? 0 : -1);
 	root = cJSON_Parse(text);
 	CHECK(e, root, "%s: not well-formed JSON", path);
 	const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");

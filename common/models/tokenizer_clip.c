@@ -2,6 +2,8 @@
 
 #include "text_clean.h"
 
+#include "../util/file.h"
+
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,27 +89,6 @@ static void bytes_to_unicode(sora_clip_tok *t)
 	}
 }
 
-static char *slurp(const char *path, size_t max, sora_err *e)
-{
-	char *text = NULL;
-	FILE *fp = fopen(path, "rb");
-	CHECK(e, fp, "%s: cannot open: %s", path, strerror(errno));
-	CHECK_SYS(e, fseek(fp, 0, SEEK_END), path);
-	long size = ftell(fp);
-	CHECK(e, size >= 0 && (size_t)size <= max, "%s: unexpected size %ld bytes", path, size);
-	rewind(fp);
-	CHECK_ALLOC(e, text = malloc((size_t)size + 1));
-	CHECK(e, fread(text, 1, (size_t)size, fp) == (size_t)size, "%s: read error", path);
-	text[size] = '\0';
-	fclose(fp);
-	return text;
-fail:
-	free(text);
-	if (fp)
-		fclose(fp);
-	return NULL;
-}
-
 int sora_clip_tok_load(sora_clip_tok **out, const char *dir, sora_err *e)
 {
 	char path[4096];
@@ -119,7 +100,7 @@ int sora_clip_tok_load(sora_clip_tok **out, const char *dir, sora_err *e)
 	bytes_to_unicode(t);
 
 	snprintf(path, sizeof path, "%s/vocab.json", dir);
-	TRY((text = slurp(path, 64 << 20, e)) ? 0 : -1);
+	TRY((text = sora_read_file(path, 64 << 20, "tokenizer file", NULL, e)) ? 0 : -1);
 	vocab = cJSON_Parse(text);
 	CHECK(e, cJSON_IsObject(vocab), "%s: not a JSON object", path);
 	CHECK_ALLOC(e, map_init(&t->vocab, (size_t)cJSON_GetArraySize(vocab)) == 0);
@@ -138,7 +119,7 @@ int sora_clip_tok_load(sora_clip_tok **out, const char *dir, sora_err *e)
 	free(text);
 
 	snprintf(path, sizeof path, "%s/merges.txt", dir);
-	TRY((text = slurp(path, 64 << 20, e)) ? 0 : -1);
+	TRY((text = sora_read_file(path, 64 << 20, "tokenizer file", NULL, e)) ? 0 : -1);
 	CHECK_ALLOC(e, map_init(&t->merges, MAX_MERGES) == 0);
 	char *line = strchr(text, '\n'); /* skip "#version: ..." */
 	for (int rank = 0; line && rank < MAX_MERGES; rank++) {

@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include "file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +25,9 @@ static void line_col(const char *text, const char *at, int *line, int *col)
 int sora_json_load(sora_json *j, const char *path, sora_err *e)
 {
 	memset(j, 0, sizeof *j);
-	char *text = NULL;
-	FILE *fp = fopen(path, "rb");
-	CHECK(e, fp, "%s: cannot open: %s", path, strerror(errno));
-	CHECK_SYS(e, fseek(fp, 0, SEEK_END), path);
-	long size = ftell(fp);
-	CHECK(e, size >= 0 && size <= MAX_CONFIG_BYTES, "%s: not a config file (size %ld bytes)", path, size);
-	rewind(fp);
-	CHECK_ALLOC(e, text = malloc((size_t)size + 1));
-	CHECK(e, fread(text, 1, (size_t)size, fp) == (size_t)size, "%s: read error", path);
-	text[size] = '\0';
+	char *text = sora_read_file(path, MAX_CONFIG_BYTES, "config file", NULL, e);
+	if (!text)
+		return -1;
 	j->root = cJSON_ParseWithOpts(text, NULL, 1);
 	if (!j->root) {
 		int line, col;
@@ -43,12 +38,9 @@ int sora_json_load(sora_json *j, const char *path, sora_err *e)
 	}
 	CHECK_ALLOC(e, j->path = strdup(path));
 	free(text);
-	fclose(fp);
 	return 0;
 fail:
 	free(text);
-	if (fp)
-		fclose(fp);
 	sora_json_free(j);
 	return -1;
 }
