@@ -1,0 +1,227 @@
+/* CLIPTextModel forward on the CPU ops, following transformers 4.40 modeling_clip. */
+#include "clip_text.h"
+
+#include "../io/safetensors.h"
+#include "../nn/ops.h"
+#include "../util/json.h"
+#include "weights.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define NAME_LEN  96
+#define PER_LAYER 16
+
+static int read_config(sora_clip_text_config *c, const char *path, sora_err *e)
+{
+	sora_json j = {0};
+	int64_t v[7];
+	double eps;
+	const char *act;
+	static const char *const keys[] = {"vocab_size",          "hidden_size",
+					   "num_attention_heads", "num_hidden_layers",
+					   "intermediate_size",   "max_position_embeddings"};
+	TRY(sora_json_load(&j, path, e));
+	for (int i = 0; i < 6; i++)
+		TRY(sora_json_int(&j, keys[i], 1, 1 << 20, &v[i], e));
+	TRY(sora_json_int_or(&j, "eos_token_id", 0, INT32_MAX, 2, &v[6], e));
+	TRY(sora_json_double_or(&j, "layer_norm_eps", 1e-5, &eps, e));
+	TRY(sora_json_string(&j, "hidden_act", &act, e));
+	CHECK(e, !strcmp(act, "quick_gelu"), "%s: hidden_act \"%s\" is not supported (quick_gelu)", path,
+	      act);
+	CHECK(e, v[1] % v[2] == 0, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", path,
+	      (long long)v[1], (long long)v[2]);
+	*c = (sora_clip_text_config){.vocab_size = (int)v[0],
+				     .hidden = (int)v[1],
+				     .heads = (int)v[2],
+				     .layers = (int)v[3],
+				     .intermediate = (int)v[4],
+				     .max_positions = (int)v[5],
+				     .eps = (float)eps,
+				     .eos_token_id = (int)v[6]};
+	sora_json_free(&j);
+	return 0;
+fail:
+	sora_json_free(&j);
+	return -1;
+}
+
+/* Appends one expected tensor to spec (names kept in the names buffer); fmt is the plain name when
+ * part is NULL, else a layer's "…layers.%d.%s". */
+static void want(sora_weight_spec *spec, char (*names)[NAME_LEN], int *n, sora_tensor *dst, int64_t d0,
+		 int64_t d1, const char *fmt, int layer, const char *part)
+{
+	if (part)
+		snprintf(names[*n], NAME_LEN, fmt, layer, part);
+	else
+		snprintf(names[*n], NAME_LEN, "%s", fmt);
+	spec[*n] = (sora_weight_spec){.name = names[*n], .ndim = d1 ? 2 : 1, .shape = {d0, d1}, .dst = dst};
+	(*n)++;
+}
+
+int sora_clip_text_load(sora_clip_text *m, const char *config_path, const char *weights_path, sora_err *e)
+{
+	sora_safetensors *st = NULL;
+	sora_weight_spec *spec = NULL;
+	char(*names)[NAME_LEN] = NULL;
+	memset(m, 0, sizeof *m);
+	TRY(read_config(&m->cfg, config_path, e));
+	const sora_clip_text_config *c = &m->cfg;
+	const int64_t C = c->hidden, I = c->intermediate;
+	int max = 4 + PER_LAYER * c->layers, n = 0;
+	m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+	spec = calloc((size_t)max, sizeof *spec);
+	names = calloc((size_t)max, sizeof *names);
+	CHECK_ALLOC(e, m->layers && spec && names);
+	want(spec, names, &n, &m->tok_emb, c->vocab_size, C, "text_model.embeddings.token_embedding.weight",
+	     0, NULL);
+	want(spec, names, &n, &m->pos_emb, c->max_positions, C,
+	     "text_model.embeddings.position_embedding.weight", 0, NULL);
+	want(spec, names, &n, &m->final_w, C, 0, "text_model.final_layer_norm.weight", 0, NULL);
+	want(spec, names, &n, &m->final_b, C, 0, "text_model.final_layer_norm.bias", 0, NULL);
+	static const char *const L = "text_model.encoder.layers.%d.%s";
+	for (int i = 0; i < c->layers; i++) {
+		sora_clip_text_layer *l = &m->layers[i];
+		want(spec, names, &n, &l->ln1_w, C, 0, L, i, "layer_norm1.weight");
+		want(spec, names, &n, &l->ln1_b, C, 0, L, i, "layer_norm1.bias");
+		want(spec, names, &n, &l->q_w, C, C, L, i, "self_attn.q_proj.weight");
+		want(spec, names, &n, &l->q_b, C, 0, L, i, "self_attn.q_proj.bias");
+		want(spec, names, &n, &l->k_w, C, C, L, i, "self_attn.k_proj.weight");
+		want(spec, names, &n, &l->k_b, C, 0, L, i, "self_attn.k_proj.bias");
+		want(spec, names, &n, &l->v_w, C, C, L, i, "self_attn.v_proj.weight");
+		want(spec, names, &n, &l->v_b, C, 0, L, i, "self_attn.v_proj.bias");
+		want(spec, names, &n, &l->o_w, C, C, L, i, "self_attn.out_proj.weight");
+		want(spec, names, &n, &l->o_b, C, 0, L, i, "self_attn.out_proj.bias");
+		want(spec, names, &n, &l->ln2_w, C, 0, L, i, "layer_norm2.weight");
+		want(spec, names, &n, &l->ln2_b, C, 0, L, i, "layer_norm2.bias");
+		want(spec, names, &n, &l->fc1_w, I, C, L, i, "mlp.fc1.weight");
+		want(spec, names, &n, &l->fc1_b, I, 0, L, i, "mlp.fc1.bias");
+		want(spec, names, &n, &l->fc2_w, C, I, L, i, "mlp.fc2.weight");
+		want(spec, names, &n, &l->fc2_b, C, 0, L, i, "mlp.fc2.bias");
+	}
+	/* A buffer (0..max−1) that checkpoints saved before transformers 4.31 still carry. */
+	static const char *const ignore[] = {"text_model.embeddings.position_ids", NULL};
+	TRY(sora_st_open(&st, weights_path, e));
+	TRY(sora_weights_load(st, spec, n, ignore, SORA_F32, NULL, e));
+	sora_st_close(st);
+	free(spec);
+	free(names);
+	return 0;
+fail:
+	sora_err_prefix(e, "CLIP text model: ");
+	sora_st_close(st);
+	free(spec);
+	free(names);
+	sora_clip_text_free(m);
+	return -1;
+}
+
+int sora_clip_text_load_dir(sora_clip_text *m, const char *dir, sora_err *e)
+{
+	char cfg[4096], w[4096];
+	struct stat sb;
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	snprintf(w, sizeof w, "%s/model.safetensors.index.json", dir);
+	if (stat(w, &sb) != 0)
+		snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	return sora_clip_text_load(m, cfg, w, e);
+}
+
+void sora_clip_text_free(sora_clip_text *m)
+{
+	sora_tensor_free(&m->tok_emb);
+	sora_tensor_free(&m->pos_emb);
+	sora_tensor_free(&m->final_w);
+	sora_tensor_free(&m->final_b);
+	for (int i = 0; m->layers && i < m->cfg.layers; i++) {
+		sora_clip_text_layer *l = &m->layers[i];
+		sora_tensor *t[] = {&l->ln1_w, &l->ln1_b, &l->q_w,   &l->q_b,  &l->k_w,   &l->k_b,
+				    &l->v_w,   &l->v_b,   &l->o_w,   &l->o_b,  &l->ln2_w, &l->ln2_b,
+				    &l->fc1_w, &l->fc1_b, &l->fc2_w, &l->fc2_b};
+		for (size_t j = 0; j < sizeof t / sizeof(sora_tensor *); j++)
+			sora_tensor_free(t[j]);
+	}
+	free(m->layers);
+	m->layers = NULL;
+}
+
+int sora_clip_text_pool_pos(const int32_t *ids, int L, int eos_token_id)
+{
+	int pos = 0;
+	if (eos_token_id == 2) { /* legacy configs: argmax, the first maximum (torch.argmax) */
+		for (int j = 1; j < L; j++)
+			if (ids[j] > ids[pos])
+				pos = j;
+		return pos;
+	}
+	for (int j = 0; j < L; j++)
+		if (ids[j] == eos_token_id)
+			return j;
+	return 0;
+}
+
+/* y += x, n elements (the residual adds). */
+static void add_into(float *y, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] += x[i];
+}
+
+int sora_clip_text_forward(const sora_clip_text *m, const int32_t *ids, const uint8_t *mask, int B, int L,
+			   float *hidden, float *pooled, sora_err *e)
+{
+	const sora_clip_text_config *c = &m->cfg;
+	const int C = c->hidden, I = c->intermediate, H = c->heads;
+	float *buf = NULL;
+	CHECK(e, B > 0 && L > 0 && L <= c->max_positions,
+	      "CLIP text forward: bad shape [%d, %d] (at most %d tokens)", B, L, c->max_positions);
+	const size_t N = (size_t)B * L;
+	/* One scratch block per call: h, x, q, k, v, att [N, C] and the MLP's [N, I]. */
+	buf = malloc((6 * N * C + N * I) * sizeof *buf);
+	CHECK_ALLOC(e, buf);
+	float *h = buf, *x = h + N * C, *q = x + N * C, *k = q + N * C, *v = k + N * C, *att = v + N * C;
+	float *f = att + N * C;
+	sora_attn_args aa = {.B = B,
+			     .H = H,
+			     .Tq = L,
+			     .Tk = L,
+			     .D = C / H,
+			     .scale = 1.0f / sqrtf((float)C / (float)H),
+			     .causal = 1,
+			     .key_mask = mask};
+
+	TRY(sora_cpu_embedding(h, m->tok_emb.data, ids, (int)N, C, c->vocab_size, e)); /* h [N, C] */
+	for (int b = 0; b < B; b++) /* h += pos_emb[0..L−1] */
+		add_into(h + (size_t)b * L * C, m->pos_emb.data, (size_t)L * C);
+	for (int i = 0; i < c->layers; i++) {
+		const sora_clip_text_layer *l = &m->layers[i];
+		TRY(sora_cpu_layernorm(x, h, l->ln1_w.data, l->ln1_b.data, (int)N, C, c->eps,
+				       e));                                              /* x [N, C] */
+		TRY(sora_cpu_linear(q, x, l->q_w.data, l->q_b.data, (int)N, C, C, e));   /* q [N, C] */
+		TRY(sora_cpu_linear(k, x, l->k_w.data, l->k_b.data, (int)N, C, C, e));   /* k [N, C] */
+		TRY(sora_cpu_linear(v, x, l->v_w.data, l->v_b.data, (int)N, C, C, e));   /* v [N, C] */
+		TRY(sora_cpu_attention(att, q, k, v, &aa, e));                           /* att [B, L, C] */
+		TRY(sora_cpu_linear(x, att, l->o_w.data, l->o_b.data, (int)N, C, C, e)); /* x [N, C] */
+		add_into(h, x, N * C);                                                   /* h [N, C] */
+		TRY(sora_cpu_layernorm(x, h, l->ln2_w.data, l->ln2_b.data, (int)N, C, c->eps,
+				       e));                                                /* x [N, C] */
+		TRY(sora_cpu_linear(f, x, l->fc1_w.data, l->fc1_b.data, (int)N, C, I, e)); /* f [N, I] */
+		TRY(sora_cpu_quick_gelu(f, f, N * I, e));                                  /* f [N, I] */
+		TRY(sora_cpu_linear(x, f, l->fc2_w.data, l->fc2_b.data, (int)N, I, C, e)); /* x [N, C] */
+		add_into(h, x, N * C);                                                     /* h [N, C] */
+	}
+	TRY(sora_cpu_layernorm(hidden, h, m->final_w.data, m->final_b.data, (int)N, C, c->eps,
+			       e));             /* [B, L, C] */
+	for (int b = 0; pooled && b < B; b++) { /* pooled [B, C] = hidden[b, pool position] */
+		int p = sora_clip_text_pool_pos(ids + (size_t)b * L, L, c->eos_token_id);
+		memcpy(pooled + (size_t)b * C, hidden + ((size_t)b * L + p) * C, (size_t)C * sizeof *pooled);
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}

@@ -1,0 +1,233 @@
+/* T5EncoderModel forward on the CPU ops, following transformers 4.40 modeling_t5 line by line. */
+#include "t5.h"
+
+#include "../io/safetensors.h"
+#include "../nn/ops.h"
+#include "../util/json.h"
+#include "weights.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define NAME_LEN 96
+
+int sora_t5_rel_bucket(int rel, int num_buckets, int max_distance)
+{
+	/* Bidirectional: half the buckets for keys after the query. The float32 log and the truncating
+	 * cast are as in PyTorch, so the boundaries (a = 8, 12, 16, 23, ...) land where upstream's do. */
+	int nb = num_buckets / 2, bucket = rel > 0 ? nb : 0;
+	int a = rel < 0 ? -rel : rel, max_exact = nb / 2;
+	if (a < max_exact)
+		return bucket + a;
+	float l = logf((float)a / (float)max_exact) / (float)log((double)max_distance / max_exact) *
+		  (float)(nb - max_exact);
+	int large = max_exact + (int)l;
+	return bucket + (large < nb - 1 ? large : nb - 1);
+}
+
+static int read_config(sora_t5_config *c, const char *path, sora_err *e)
+{
+	sora_json j = {0};
+	int64_t v[8];
+	double eps;
+	const char *ffp;
+	static const char *const keys[] = {"vocab_size", "d_model", "d_kv",
+					   "num_heads",  "d_ff",    "num_layers"};
+	TRY(sora_json_load(&j, path, e));
+	for (int i = 0; i < 6; i++)
+		TRY(sora_json_int(&j, keys[i], 1, 1 << 20, &v[i], e));
+	TRY(sora_json_int_or(&j, "relative_attention_num_buckets", 2, 1 << 16, 32, &v[6], e));
+	TRY(sora_json_int_or(&j, "relative_attention_max_distance", 1, 1 << 20, 128, &v[7], e));
+	TRY(sora_json_double_or(&j, "layer_norm_epsilon", 1e-6, &eps, e));
+	TRY(sora_json_string(&j, "feed_forward_proj", &ffp, e));
+	*c = (sora_t5_config){.vocab_size = (int)v[0],
+			      .d_model = (int)v[1],
+			      .d_kv = (int)v[2],
+			      .num_heads = (int)v[3],
+			      .d_ff = (int)v[4],
+			      .num_layers = (int)v[5],
+			      .num_buckets = (int)v[6],
+			      .max_distance = (int)v[7],
+			      .eps = (float)eps};
+	/* T5Config: "gated-gelu" maps to gelu_new (the tanh form); plain "gelu" would be the erf GELU. */
+	if (!strcmp(ffp, "relu") || !strcmp(ffp, "gated-relu") || !strcmp(ffp, "gated-gelu")) {
+		c->gated = !strncmp(ffp, "gated-", 6);
+		c->act_gelu = !strcmp(ffp, "gated-gelu");
+	} else {
+		SORA_FAIL(e, "%s: feed_forward_proj \"%s\" is not supported (relu, gated-relu, gated-gelu)",
+			  path, ffp);
+		goto fail;
+	}
+	sora_json_free(&j);
+	return 0;
+fail:
+	sora_json_free(&j);
+	return -1;
+}
+
+/* Appends one expected tensor to spec (names kept in the names buffer); fmt is the plain name when
+ * layer < 0, else a block's name with %d. */
+static void want(sora_weight_spec *spec, char (*names)[NAME_LEN], int *n, sora_tensor *dst, int64_t d0,
+		 int64_t d1, const char *fmt, int layer)
+{
+	if (layer < 0)
+		snprintf(names[*n], NAME_LEN, "%s", fmt);
+	else
+		snprintf(names[*n], NAME_LEN, fmt, layer);
+	spec[*n] = (sora_weight_spec){.name = names[*n], .ndim = d1 ? 2 : 1, .shape = {d0, d1}, .dst = dst};
+	(*n)++;
+}
+
+int sora_t5_load(sora_t5 *m, const char *config_path, const char *weights_path, sora_err *e)
+{
+	sora_safetensors *st = NULL;
+	sora_weight_spec *spec = NULL;
+	char(*names)[NAME_LEN] = NULL;
+	memset(m, 0, sizeof *m);
+	TRY(read_config(&m->cfg, config_path, e));
+	const sora_t5_config *c = &m->cfg;
+	const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
+	int max = 4 + 10 * c->num_layers, n = 0;
+	m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
+	spec = calloc((size_t)max, sizeof *spec);
+	names = calloc((size_t)max, sizeof *names);
+	CHECK_ALLOC(e, m->blocks && spec && names);
+	want(spec, names, &n, &m->shared, c->vocab_size, d, "shared.weight", -1);
+	want(spec, names, &n, &m->final_ln, d, 0, "encoder.final_layer_norm.weight", -1);
+	/* Only block 0 has relative_attention_bias; T5Stack hands its position bias to the others. */
+	want(spec, names, &n, &m->rel_bias, c->num_buckets, c->num_heads,
+	     "encoder.block.%d.layer.0.SelfAttention.relative_attention_bias.weight", 0);
+	for (int i = 0; i < c->num_layers; i++) {
+		sora_t5_block *b = &m->blocks[i];
+		want(spec, names, &n, &b->q, inner, d, "encoder.block.%d.layer.0.SelfAttention.q.weight", i);
+		want(spec, names, &n, &b->k, inner, d, "encoder.block.%d.layer.0.SelfAttention.k.weight", i);
+		want(spec, names, &n, &b->v, inner, d, "encoder.block.%d.layer.0.SelfAttention.v.weight", i);
+		want(spec, names, &n, &b->o, d, inner, "encoder.block.%d.layer.0.SelfAttention.o.weight", i);
+		want(spec, names, &n, &b->ln0, d, 0, "encoder.block.%d.layer.0.layer_norm.weight", i);
+		if (c->gated) {
+			want(spec, names, &n, &b->wi0, ff, d,
+			     "encoder.block.%d.layer.1.DenseReluDense.wi_0.weight", i);
+			want(spec, names, &n, &b->wi1, ff, d,
+			     "encoder.block.%d.layer.1.DenseReluDense.wi_1.weight", i);
+		} else {
+			want(spec, names, &n, &b->wi0, ff, d,
+			     "encoder.block.%d.layer.1.DenseReluDense.wi.weight", i);
+		}
+		want(spec, names, &n, &b->wo, d, ff, "encoder.block.%d.layer.1.DenseReluDense.wo.weight", i);
+		want(spec, names, &n, &b->ln1, d, 0, "encoder.block.%d.layer.1.layer_norm.weight", i);
+	}
+	/* The tied alias of shared.weight: absent from save_pretrained output, present in old .bin exports.
+	 */
+	static const char *const ignore[] = {"encoder.embed_tokens.weight", NULL};
+	TRY(sora_st_open(&st, weights_path, e));
+	TRY(sora_weights_load(st, spec, n, ignore, SORA_F32, NULL, e));
+	sora_st_close(st);
+	free(spec);
+	free(names);
+	return 0;
+fail:
+	sora_err_prefix(e, "T5 encoder: ");
+	sora_st_close(st);
+	free(spec);
+	free(names);
+	sora_t5_free(m);
+	return -1;
+}
+
+int sora_t5_load_dir(sora_t5 *m, const char *dir, sora_err *e)
+{
+	char cfg[4096], w[4096];
+	struct stat sb;
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	snprintf(w, sizeof w, "%s/model.safetensors.index.json", dir);
+	if (stat(w, &sb) != 0)
+		snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	return sora_t5_load(m, cfg, w, e);
+}
+
+void sora_t5_free(sora_t5 *m)
+{
+	sora_tensor_free(&m->shared);
+	sora_tensor_free(&m->rel_bias);
+	sora_tensor_free(&m->final_ln);
+	for (int i = 0; m->blocks && i < m->cfg.num_layers; i++) {
+		sora_t5_block *b = &m->blocks[i];
+		sora_tensor *t[] = {&b->ln0, &b->q, &b->k, &b->v, &b->o, &b->ln1, &b->wi0, &b->wi1, &b->wo};
+		for (size_t j = 0; j < sizeof t / sizeof(sora_tensor *); j++)
+			sora_tensor_free(t[j]);
+	}
+	free(m->blocks);
+	m->blocks = NULL;
+}
+
+/* y += x, n elements (the residual adds). */
+static void add_into(float *y, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] += x[i];
+}
+
+int sora_t5_forward(const sora_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int L, float *out,
+		    sora_err *e)
+{
+	const sora_t5_config *c = &m->cfg;
+	float *buf = NULL;
+	const int D = c->d_model, H = c->num_heads, inner = c->num_heads * c->d_kv, F = c->d_ff;
+	CHECK(e, B > 0 && L > 0, "T5 forward: bad shape [%d, %d]", B, L);
+	const size_t N = (size_t)B * L;
+	/* One scratch block per call: x, q, k, v, att [N, inner], two FFN halves [N, F], bias [H, L, L]. */
+	const size_t nx = N * (size_t)(inner > D ? inner : D);
+	buf = malloc((5 * nx + 2 * N * (size_t)F + (size_t)H * L * L) * sizeof *buf);
+	CHECK_ALLOC(e, buf);
+	float *x = buf, *q = x + nx, *k = q + nx, *v = k + nx, *att = v + nx;
+	float *f0 = att + nx, *f1 = f0 + N * F, *bias = f1 + N * F, *h = out; /* h: the residual stream */
+
+	/* position_bias [H, L, L] = relative_attention_bias[bucket(k − q), h], once (block 0) for all. */
+	const float *rab = m->rel_bias.data;
+	for (int i = 0; i < L; i++)
+		for (int j = 0; j < L; j++) {
+			int bk = sora_t5_rel_bucket(j - i, c->num_buckets, c->max_distance);
+			for (int hh = 0; hh < H; hh++)
+				bias[((size_t)hh * L + i) * L + j] = rab[(size_t)bk * H + hh];
+		}
+	/* T5 does not scale the scores by 1/sqrt(d_kv) (the init folds it into q). */
+	sora_attn_args aa = {
+	    .B = B, .H = H, .Tq = L, .Tk = L, .D = c->d_kv, .scale = 1, .bias = bias, .key_mask = mask};
+
+	TRY(sora_cpu_embedding(h, m->shared.data, ids, (int)N, D, c->vocab_size, e)); /* h [N, D] */
+	for (int i = 0; i < c->num_layers; i++) {
+		const sora_t5_block *b = &m->blocks[i];
+		/* layer.0: T5LayerSelfAttention */
+		TRY(sora_cpu_rmsnorm(x, h, b->ln0.data, (int)N, D, c->eps, e));     /* x [N, D] */
+		TRY(sora_cpu_linear(q, x, b->q.data, NULL, (int)N, D, inner, e));   /* q [N, inner] */
+		TRY(sora_cpu_linear(k, x, b->k.data, NULL, (int)N, D, inner, e));   /* k [N, inner] */
+		TRY(sora_cpu_linear(v, x, b->v.data, NULL, (int)N, D, inner, e));   /* v [N, inner] */
+		TRY(sora_cpu_attention(att, q, k, v, &aa, e));                      /* att [B, L, H·d_kv] */
+		TRY(sora_cpu_linear(x, att, b->o.data, NULL, (int)N, inner, D, e)); /* x [N, D] */
+		add_into(h, x, N * D);                                              /* h [N, D] */
+		/* layer.1: T5LayerFF (DenseGatedActDense or DenseActDense) */
+		TRY(sora_cpu_rmsnorm(x, h, b->ln1.data, (int)N, D, c->eps, e));  /* x [N, D] */
+		TRY(sora_cpu_linear(f0, x, b->wi0.data, NULL, (int)N, D, F, e)); /* f0 [N, F] = wi_0·x */
+		if (c->act_gelu)
+			TRY(sora_cpu_gelu_tanh(f0, f0, N * F, e)); /* f0 [N, F] */
+		else
+			for (size_t j = 0; j < N * F; j++) /* relu, f0 [N, F] */
+				f0[j] = f0[j] > 0 ? f0[j] : 0;
+		if (c->gated) {
+			TRY(sora_cpu_linear(f1, x, b->wi1.data, NULL, (int)N, D, F, e)); /* f1 [N, F] */
+			for (size_t j = 0; j < N * F; j++) /* f0 [N, F] ⊙= f1 */
+				f0[j] *= f1[j];
+		}
+		TRY(sora_cpu_linear(x, f0, b->wo.data, NULL, (int)N, F, D, e)); /* x [N, D] */
+		add_into(h, x, N * D);                                          /* h [N, D] */
+	}
+	TRY(sora_cpu_rmsnorm(out, h, m->final_ln.data, (int)N, D, c->eps, e)); /* out [B, L, D] */
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}

@@ -1,0 +1,196 @@
+/* T5EncoderModel against transformers 4.40 on every case of t5_tiny_io.safetensors (F32 and BF16
+ * weights), the relative-position bucket table, and configs that disagree with the weights. Fixtures
+ * from $SORA_FIXTURES (default ../shared/fixtures); the tests skip, saying so, when they are absent. */
+#include "io/safetensors.h"
+#include "models/t5.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *fixtures(char *buf, size_t n, const char *rel)
+{
+	const char *fx = getenv("SORA_FIXTURES");
+	snprintf(buf, n, "%s/text/%s", fx && *fx ? fx : "../shared/fixtures", rel);
+	return buf;
+}
+
+/* Without the fixtures every test skips; one of them (say) logs it where tests/run.sh shows it. */
+static void need_fixtures(int say)
+{
+	char p[1024];
+	if (access(fixtures(p, sizeof p, "t5_tiny_io.safetensors"), R_OK) != 0) {
+		if (say)
+			cr_log_warn("T5 cases skipped: fixtures not found (%s): set SORA_FIXTURES", p);
+		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
+	}
+}
+
+static const sora_st_tensor *get(const sora_safetensors *st, const char *name, const char *dtype)
+{
+	const sora_st_tensor *t = sora_st_find(st, name);
+	cr_assert(t, "fixture tensor %s missing", name);
+	cr_assert_str_eq(t->dtype, dtype, "%s", name);
+	return t;
+}
+
+static const int64_t *i64(const sora_st_tensor *t)
+{
+	return t->data;
+}
+
+/* |c − ref| ≤ 1e-4 + 1e-4·|ref| everywhere (the README's check); logs max abs and max abs / max|ref|. */
+static void expect_close(const char *what, const float *c, const sora_st_tensor *ref)
+{
+	const float *r = ref->data;
+	size_t n = ref->nbytes / sizeof(float), bad = 0;
+	double max_abs = 0, max_ref = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)c[i] - r[i]);
+		max_abs = d > max_abs ? d : max_abs;
+		max_ref = fabs(r[i]) > max_ref ? fabs(r[i]) : max_ref;
+		bad += !(d <= 1e-4 + 1e-4 * fabs(r[i]));
+	}
+	cr_log_info("%s: max abs %.3g, max abs / max|ref| %.3g", what, max_abs, max_abs / max_ref);
+	cr_expect_eq(bad, 0, "%s: %zu of %zu values off (max abs %.3g)", what, bad, n, max_abs);
+}
+
+static void run_case(const sora_t5 *m, const sora_safetensors *io, const char *cs, const char *weights)
+{
+	char name[128], what[160];
+	sora_err e = {0};
+	snprintf(name, sizeof name, "%s.input_ids", cs);
+	const sora_st_tensor *tid = get(io, name, "I64");
+	int B = (int)tid->shape[0], L = (int)tid->shape[1];
+	size_t N = (size_t)B * L;
+	int32_t *ids = malloc(N * sizeof *ids);
+	uint8_t *mask = NULL;
+	float *out = malloc(N * (size_t)m->cfg.d_model * sizeof *out);
+	cr_assert(ids && out);
+	for (size_t i = 0; i < N; i++)
+		ids[i] = (int32_t)i64(tid)[i];
+	snprintf(name, sizeof name, "%s.attention_mask", cs);
+	const sora_st_tensor *tm = sora_st_find(io, name);
+	if (tm) {
+		mask = malloc(N);
+		cr_assert(mask);
+		for (size_t i = 0; i < N; i++)
+			mask[i] = i64(tm)[i] != 0;
+	}
+	cr_assert_eq(sora_t5_forward(m, ids, mask, B, L, out, &e), 0, "%s", e.msg);
+	snprintf(name, sizeof name, "%s.last_hidden_state_f64ref", cs);
+	snprintf(what, sizeof what, "%s %s vs f64ref", weights, cs);
+	expect_close(what, out, get(io, name, "F32"));
+	snprintf(name, sizeof name, "%s.last_hidden_state", cs);
+	snprintf(what, sizeof what, "%s %s vs torch f32", weights, cs);
+	expect_close(what, out, get(io, name, "F32"));
+	free(ids);
+	free(mask);
+	free(out);
+}
+
+static void run_all(const char *weights)
+{
+	char cfg[1024], w[1024], p[1024];
+	sora_t5 m;
+	sora_safetensors *io = NULL;
+	sora_err e = {0};
+	need_fixtures(0);
+	cr_assert_eq(sora_t5_load(&m, fixtures(cfg, sizeof cfg, "t5_tiny_config.json"),
+				  fixtures(w, sizeof w, weights), &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "t5_tiny_io.safetensors"), &e), 0, "%s", e.msg);
+	run_case(&m, io, "nomask", weights);
+	run_case(&m, io, "mask", weights);
+	run_case(&m, io, "short", weights);
+	sora_st_close(io);
+	sora_t5_free(&m);
+}
+
+Test(t5, f32_weights)
+{
+	run_all("t5_tiny.safetensors");
+}
+
+Test(t5, bf16_weights)
+{
+	run_all("t5_tiny_bf16.safetensors");
+}
+
+Test(t5, bucket_table)
+{
+	char p[1024];
+	sora_safetensors *io = NULL;
+	sora_err e = {0};
+	need_fixtures(1);
+	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "t5_tiny_io.safetensors"), &e), 0, "%s", e.msg);
+	const sora_st_tensor *rel = get(io, "relative_position", "I64"),
+			     *bk = get(io, "relative_position_bucket", "I64");
+	int64_t n = rel->shape[0];
+	for (int64_t i = 0; i < n; i++)
+		cr_expect_eq(sora_t5_rel_bucket((int)i64(rel)[i], 32, 128), (int)i64(bk)[i],
+			     "relative position %lld", (long long)i64(rel)[i]);
+	sora_st_close(io);
+}
+
+/* A folder whose config.json is the fixture's with `from` replaced by `to`, beside the real weights:
+ * the load must fail and its message must contain `expect`. */
+static void bad_config(const char *from, const char *to, const char *expect)
+{
+	char dir[] = "/tmp/sora-t5-XXXXXX", p[1024], q[1100], txt[8192], out[9000];
+	sora_t5 m;
+	sora_err e = {0};
+	need_fixtures(0);
+	cr_assert(mkdtemp(dir));
+	FILE *fp = fopen(fixtures(p, sizeof p, "t5_tiny_config.json"), "r");
+	cr_assert(fp);
+	size_t n = fread(txt, 1, sizeof txt - 1, fp);
+	fclose(fp);
+	txt[n] = '\0';
+	char *at = strstr(txt, from);
+	cr_assert(at, "%s not in the config", from);
+	*at = '\0';
+	snprintf(out, sizeof out, "%s%s%s", txt, to, at + strlen(from));
+	snprintf(q, sizeof q, "%s/config.json", dir);
+	fp = fopen(q, "w");
+	cr_assert(fp);
+	fputs(out, fp);
+	fclose(fp);
+	snprintf(q, sizeof q, "%s/model.safetensors", dir);
+	char *target = realpath(fixtures(p, sizeof p, "t5_tiny.safetensors"), NULL);
+	cr_assert(target);
+	cr_assert_eq(symlink(target, q), 0);
+	free(target);
+	int rc = sora_t5_load_dir(&m, dir, &e);
+	snprintf(q, sizeof q, "rm -rf '%s'", dir);
+	cr_assert_eq(system(q), 0);
+	cr_assert_eq(rc, -1, "a config with %s loaded", to);
+	cr_log_info("%s: %s", to, e.msg);
+	cr_expect(strstr(e.msg, expect), "message \"%s\" does not name %s", e.msg, expect);
+}
+
+Test(t5, config_disagrees_d_ff)
+{
+	bad_config("\"d_ff\": 128", "\"d_ff\": 96", "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+}
+
+Test(t5, config_disagrees_layers)
+{
+	bad_config("\"num_layers\": 3", "\"num_layers\": 4",
+		   "encoder.block.3.layer.0.SelfAttention.k.weight");
+}
+
+Test(t5, config_disagrees_ffn_kind)
+{
+	bad_config("\"feed_forward_proj\": \"gated-gelu\"", "\"feed_forward_proj\": \"relu\"",
+		   "encoder.block.0.layer.1.DenseReluDense.wi.weight");
+}
+
+Test(t5, config_bad_activation)
+{
+	bad_config("\"feed_forward_proj\": \"gated-gelu\"", "\"feed_forward_proj\": \"gated-silu\"",
+		   "feed_forward_proj");
+}
