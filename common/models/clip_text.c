@@ -10,10 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define NAME_LEN  96
-#define PER_LAYER 16
 
 static int read_config(sora_clip_text_config *c, const char *path, sora_err *e)
 {
@@ -49,72 +45,67 @@ fail:
 	return -1;
 }
 
-/* Appends one expected tensor to spec (names kept in the names buffer); fmt is the plain name when
- * part is NULL, else a layer's "…layers.%d.%s". */
-static void want(sora_weight_spec *spec, char (*names)[NAME_LEN], int *n, sora_tensor *dst, int64_t d0,
-		 int64_t d1, const char *fmt, int layer, const char *part)
-{
-	if (part)
-		snprintf(names[*n], NAME_LEN, fmt, layer, part);
-	else
-		snprintf(names[*n], NAME_LEN, "%s", fmt);
-	spec[*n] = (sora_weight_spec){.name = names[*n], .ndim = d1 ? 2 : 1, .shape = {d0, d1}, .dst = dst};
-	(*n)++;
-}
-
 int sora_clip_text_load(sora_clip_text *m, const char *config_path, const char *weights_path, sora_err *e)
 {
 	sora_safetensors *st = NULL;
-	sora_weight_spec *spec = NULL;
-	char(*names)[NAME_LEN] = NULL;
+	sora_weight_list wl = {0};
 	memset(m, 0, sizeof *m);
 	TRY(read_config(&m->cfg, config_path, e));
 	const sora_clip_text_config *c = &m->cfg;
 	const int64_t C = c->hidden, I = c->intermediate;
-	int max = 4 + PER_LAYER * c->layers, n = 0;
-	m->layers = calloc((size_t)c->layers, sizeof *m->layers);
-	spec = calloc((size_t)max, sizeof *spec);
-	names = calloc((size_t)max, sizeof *names);
-	CHECK_ALLOC(e, m->layers && spec && names);
-	want(spec, names, &n, &m->tok_emb, c->vocab_size, C, "text_model.embeddings.token_embedding.weight",
-	     0, NULL);
-	want(spec, names, &n, &m->pos_emb, c->max_positions, C,
-	     "text_model.embeddings.position_embedding.weight", 0, NULL);
-	want(spec, names, &n, &m->final_w, C, 0, "text_model.final_layer_norm.weight", 0, NULL);
-	want(spec, names, &n, &m->final_b, C, 0, "text_model.final_layer_norm.bias", 0, NULL);
-	static const char *const L = "text_model.encoder.layers.%d.%s";
+	CHECK_ALLOC(e, m->layers = calloc((size_t)c->layers, sizeof *m->layers));
+	sora_weight_want(&wl, &m->tok_emb, 2, (int64_t[]){c->vocab_size, C},
+			 "text_model.embeddings.token_embedding.weight");
+	sora_weight_want(&wl, &m->pos_emb, 2, (int64_t[]){c->max_positions, C},
+			 "text_model.embeddings.position_embedding.weight");
+	sora_weight_want(&wl, &m->final_w, 1, (int64_t[]){C}, "text_model.final_layer_norm.weight");
+	sora_weight_want(&wl, &m->final_b, 1, (int64_t[]){C}, "text_model.final_layer_norm.bias");
 	for (int i = 0; i < c->layers; i++) {
 		sora_clip_text_layer *l = &m->layers[i];
-		want(spec, names, &n, &l->ln1_w, C, 0, L, i, "layer_norm1.weight");
-		want(spec, names, &n, &l->ln1_b, C, 0, L, i, "layer_norm1.bias");
-		want(spec, names, &n, &l->q_w, C, C, L, i, "self_attn.q_proj.weight");
-		want(spec, names, &n, &l->q_b, C, 0, L, i, "self_attn.q_proj.bias");
-		want(spec, names, &n, &l->k_w, C, C, L, i, "self_attn.k_proj.weight");
-		want(spec, names, &n, &l->k_b, C, 0, L, i, "self_attn.k_proj.bias");
-		want(spec, names, &n, &l->v_w, C, C, L, i, "self_attn.v_proj.weight");
-		want(spec, names, &n, &l->v_b, C, 0, L, i, "self_attn.v_proj.bias");
-		want(spec, names, &n, &l->o_w, C, C, L, i, "self_attn.out_proj.weight");
-		want(spec, names, &n, &l->o_b, C, 0, L, i, "self_attn.out_proj.bias");
-		want(spec, names, &n, &l->ln2_w, C, 0, L, i, "layer_norm2.weight");
-		want(spec, names, &n, &l->ln2_b, C, 0, L, i, "layer_norm2.bias");
-		want(spec, names, &n, &l->fc1_w, I, C, L, i, "mlp.fc1.weight");
-		want(spec, names, &n, &l->fc1_b, I, 0, L, i, "mlp.fc1.bias");
-		want(spec, names, &n, &l->fc2_w, C, I, L, i, "mlp.fc2.weight");
-		want(spec, names, &n, &l->fc2_b, C, 0, L, i, "mlp.fc2.bias");
+		sora_weight_want(&wl, &l->ln1_w, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.layer_norm1.weight", i);
+		sora_weight_want(&wl, &l->ln1_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.layer_norm1.bias", i);
+		sora_weight_want(&wl, &l->q_w, 2, (int64_t[]){C, C},
+				 "text_model.encoder.layers.%d.self_attn.q_proj.weight", i);
+		sora_weight_want(&wl, &l->q_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.self_attn.q_proj.bias", i);
+		sora_weight_want(&wl, &l->k_w, 2, (int64_t[]){C, C},
+				 "text_model.encoder.layers.%d.self_attn.k_proj.weight", i);
+		sora_weight_want(&wl, &l->k_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.self_attn.k_proj.bias", i);
+		sora_weight_want(&wl, &l->v_w, 2, (int64_t[]){C, C},
+				 "text_model.encoder.layers.%d.self_attn.v_proj.weight", i);
+		sora_weight_want(&wl, &l->v_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.self_attn.v_proj.bias", i);
+		sora_weight_want(&wl, &l->o_w, 2, (int64_t[]){C, C},
+				 "text_model.encoder.layers.%d.self_attn.out_proj.weight", i);
+		sora_weight_want(&wl, &l->o_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.self_attn.out_proj.bias", i);
+		sora_weight_want(&wl, &l->ln2_w, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.layer_norm2.weight", i);
+		sora_weight_want(&wl, &l->ln2_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.layer_norm2.bias", i);
+		sora_weight_want(&wl, &l->fc1_w, 2, (int64_t[]){I, C},
+				 "text_model.encoder.layers.%d.mlp.fc1.weight", i);
+		sora_weight_want(&wl, &l->fc1_b, 1, (int64_t[]){I},
+				 "text_model.encoder.layers.%d.mlp.fc1.bias", i);
+		sora_weight_want(&wl, &l->fc2_w, 2, (int64_t[]){C, I},
+				 "text_model.encoder.layers.%d.mlp.fc2.weight", i);
+		sora_weight_want(&wl, &l->fc2_b, 1, (int64_t[]){C},
+				 "text_model.encoder.layers.%d.mlp.fc2.bias", i);
 	}
 	/* A buffer (0..max−1) that checkpoints saved before transformers 4.31 still carry. */
 	static const char *const ignore[] = {"text_model.embeddings.position_ids", NULL};
 	TRY(sora_st_open(&st, weights_path, e));
-	TRY(sora_weights_load(st, spec, n, ignore, SORA_F32, NULL, e));
+	TRY(sora_weights_load_list(st, &wl, ignore, SORA_F32, NULL, e));
 	sora_st_close(st);
-	free(spec);
-	free(names);
+	sora_weight_list_free(&wl);
 	return 0;
 fail:
 	sora_err_prefix(e, "CLIP text model: ");
 	sora_st_close(st);
-	free(spec);
-	free(names);
+	sora_weight_list_free(&wl);
 	sora_clip_text_free(m);
 	return -1;
 }
@@ -122,11 +113,7 @@ fail:
 int sora_clip_text_load_dir(sora_clip_text *m, const char *dir, sora_err *e)
 {
 	char cfg[4096], w[4096];
-	struct stat sb;
-	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-	snprintf(w, sizeof w, "%s/model.safetensors.index.json", dir);
-	if (stat(w, &sb) != 0)
-		snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	sora_model_files(dir, cfg, sizeof cfg, w, sizeof w);
 	return sora_clip_text_load(m, cfg, w, e);
 }
 

@@ -87,53 +87,47 @@ static int bind(sora_clip_vision *m, const sora_safetensors *st, char **report, 
 {
 	const sora_clip_vision_config *c = &m->cfg;
 	const int64_t C = c->hidden, I = c->intermediate, ps = c->patch_size, g = c->image_size / ps;
-	const int per_layer = 16, n = 8 + per_layer * c->layers;
-	char(*names)[96] = NULL;
-	sora_weight_spec *spec = NULL;
+	sora_weight_list wl = {0};
 	const char **ignore = NULL;
-	int k = 0, ni = 0, rc = -1;
-	CHECK_ALLOC(e, names = calloc((size_t)n, sizeof *names));
-	CHECK_ALLOC(e, spec = calloc((size_t)n, sizeof *spec));
+	int ni = 0, rc = -1;
 	CHECK_ALLOC(e, ignore = calloc((size_t)sora_st_count(st) + 1, sizeof *ignore));
-#define W(t, nd, ...) (spec[k] = (sora_weight_spec){names[k], nd, {__VA_ARGS__}, (t)}, k++)
-#define NAME(...)     snprintf(names[k], sizeof names[k], __VA_ARGS__)
-	NAME("vision_model.embeddings.class_embedding"), W(&m->class_emb, 1, C);
-	NAME("vision_model.embeddings.patch_embedding.weight"), W(&m->patch_w, 4, C, c->num_channels, ps, ps);
-	NAME("vision_model.embeddings.position_embedding.weight"), W(&m->pos_emb, 2, 1 + g * g, C);
-	NAME("vision_model.pre_layrnorm.weight"), W(&m->pre_w, 1, C); /* sic: the upstream spelling */
-	NAME("vision_model.pre_layrnorm.bias"), W(&m->pre_b, 1, C);
-	NAME("vision_model.post_layernorm.weight"), W(&m->post_w, 1, C);
-	NAME("vision_model.post_layernorm.bias"), W(&m->post_b, 1, C);
-	NAME("visual_projection.weight"), W(&m->proj_w, 2, c->projection_dim, C);
+	sora_weight_want(&wl, &m->class_emb, 1, (int64_t[]){C}, "vision_model.embeddings.class_embedding");
+	sora_weight_want(&wl, &m->patch_w, 4, (int64_t[]){C, c->num_channels, ps, ps},
+			 "vision_model.embeddings.patch_embedding.weight");
+	sora_weight_want(&wl, &m->pos_emb, 2, (int64_t[]){1 + g * g, C},
+			 "vision_model.embeddings.position_embedding.weight");
+	sora_weight_want(&wl, &m->pre_w, 1, (int64_t[]){C},
+			 "vision_model.pre_layrnorm.weight"); /* sic: the upstream spelling */
+	sora_weight_want(&wl, &m->pre_b, 1, (int64_t[]){C}, "vision_model.pre_layrnorm.bias");
+	sora_weight_want(&wl, &m->post_w, 1, (int64_t[]){C}, "vision_model.post_layernorm.weight");
+	sora_weight_want(&wl, &m->post_b, 1, (int64_t[]){C}, "vision_model.post_layernorm.bias");
+	sora_weight_want(&wl, &m->proj_w, 2, (int64_t[]){c->projection_dim, C}, "visual_projection.weight");
 	for (int i = 0; i < c->layers; i++) {
 		layer *L = &m->layers[i];
 		const char *p = "vision_model.encoder.layers";
-		NAME("%s.%d.layer_norm1.weight", p, i), W(&L->ln1_w, 1, C);
-		NAME("%s.%d.layer_norm1.bias", p, i), W(&L->ln1_b, 1, C);
-		NAME("%s.%d.self_attn.q_proj.weight", p, i), W(&L->q_w, 2, C, C);
-		NAME("%s.%d.self_attn.q_proj.bias", p, i), W(&L->q_b, 1, C);
-		NAME("%s.%d.self_attn.k_proj.weight", p, i), W(&L->k_w, 2, C, C);
-		NAME("%s.%d.self_attn.k_proj.bias", p, i), W(&L->k_b, 1, C);
-		NAME("%s.%d.self_attn.v_proj.weight", p, i), W(&L->v_w, 2, C, C);
-		NAME("%s.%d.self_attn.v_proj.bias", p, i), W(&L->v_b, 1, C);
-		NAME("%s.%d.self_attn.out_proj.weight", p, i), W(&L->o_w, 2, C, C);
-		NAME("%s.%d.self_attn.out_proj.bias", p, i), W(&L->o_b, 1, C);
-		NAME("%s.%d.layer_norm2.weight", p, i), W(&L->ln2_w, 1, C);
-		NAME("%s.%d.layer_norm2.bias", p, i), W(&L->ln2_b, 1, C);
-		NAME("%s.%d.mlp.fc1.weight", p, i), W(&L->fc1_w, 2, I, C);
-		NAME("%s.%d.mlp.fc1.bias", p, i), W(&L->fc1_b, 1, I);
-		NAME("%s.%d.mlp.fc2.weight", p, i), W(&L->fc2_w, 2, C, I);
-		NAME("%s.%d.mlp.fc2.bias", p, i), W(&L->fc2_b, 1, C);
+		sora_weight_want(&wl, &L->ln1_w, 1, (int64_t[]){C}, "%s.%d.layer_norm1.weight", p, i);
+		sora_weight_want(&wl, &L->ln1_b, 1, (int64_t[]){C}, "%s.%d.layer_norm1.bias", p, i);
+		sora_weight_want(&wl, &L->q_w, 2, (int64_t[]){C, C}, "%s.%d.self_attn.q_proj.weight", p, i);
+		sora_weight_want(&wl, &L->q_b, 1, (int64_t[]){C}, "%s.%d.self_attn.q_proj.bias", p, i);
+		sora_weight_want(&wl, &L->k_w, 2, (int64_t[]){C, C}, "%s.%d.self_attn.k_proj.weight", p, i);
+		sora_weight_want(&wl, &L->k_b, 1, (int64_t[]){C}, "%s.%d.self_attn.k_proj.bias", p, i);
+		sora_weight_want(&wl, &L->v_w, 2, (int64_t[]){C, C}, "%s.%d.self_attn.v_proj.weight", p, i);
+		sora_weight_want(&wl, &L->v_b, 1, (int64_t[]){C}, "%s.%d.self_attn.v_proj.bias", p, i);
+		sora_weight_want(&wl, &L->o_w, 2, (int64_t[]){C, C}, "%s.%d.self_attn.out_proj.weight", p, i);
+		sora_weight_want(&wl, &L->o_b, 1, (int64_t[]){C}, "%s.%d.self_attn.out_proj.bias", p, i);
+		sora_weight_want(&wl, &L->ln2_w, 1, (int64_t[]){C}, "%s.%d.layer_norm2.weight", p, i);
+		sora_weight_want(&wl, &L->ln2_b, 1, (int64_t[]){C}, "%s.%d.layer_norm2.bias", p, i);
+		sora_weight_want(&wl, &L->fc1_w, 2, (int64_t[]){I, C}, "%s.%d.mlp.fc1.weight", p, i);
+		sora_weight_want(&wl, &L->fc1_b, 1, (int64_t[]){I}, "%s.%d.mlp.fc1.bias", p, i);
+		sora_weight_want(&wl, &L->fc2_w, 2, (int64_t[]){C, I}, "%s.%d.mlp.fc2.weight", p, i);
+		sora_weight_want(&wl, &L->fc2_b, 1, (int64_t[]){C}, "%s.%d.mlp.fc2.bias", p, i);
 	}
-#undef NAME
-#undef W
 	for (int i = 0; i < sora_st_count(st); i++)
 		if (ignorable(sora_st_get(st, i)->name))
 			ignore[ni++] = sora_st_get(st, i)->name;
-	rc = sora_weights_load(st, spec, k, ignore, SORA_F32, report, e);
+	rc = sora_weights_load_list(st, &wl, ignore, SORA_F32, report, e);
 fail:
-	free(names);
-	free(spec);
+	sora_weight_list_free(&wl);
 	free(ignore);
 	return rc;
 }

@@ -10,9 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define NAME_LEN 96
 
 int sora_t5_rel_bucket(int rel, int num_buckets, int max_distance)
 {
@@ -68,71 +65,58 @@ fail:
 	return -1;
 }
 
-/* Appends one expected tensor to spec (names kept in the names buffer); fmt is the plain name when
- * layer < 0, else a block's name with %d. */
-static void want(sora_weight_spec *spec, char (*names)[NAME_LEN], int *n, sora_tensor *dst, int64_t d0,
-		 int64_t d1, const char *fmt, int layer)
-{
-	if (layer < 0)
-		snprintf(names[*n], NAME_LEN, "%s", fmt);
-	else
-		snprintf(names[*n], NAME_LEN, fmt, layer);
-	spec[*n] = (sora_weight_spec){.name = names[*n], .ndim = d1 ? 2 : 1, .shape = {d0, d1}, .dst = dst};
-	(*n)++;
-}
-
 int sora_t5_load(sora_t5 *m, const char *config_path, const char *weights_path, sora_err *e)
 {
 	sora_safetensors *st = NULL;
-	sora_weight_spec *spec = NULL;
-	char(*names)[NAME_LEN] = NULL;
+	sora_weight_list wl = {0};
 	memset(m, 0, sizeof *m);
 	TRY(read_config(&m->cfg, config_path, e));
 	const sora_t5_config *c = &m->cfg;
 	const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
-	int max = 4 + 10 * c->num_layers, n = 0;
-	m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
-	spec = calloc((size_t)max, sizeof *spec);
-	names = calloc((size_t)max, sizeof *names);
-	CHECK_ALLOC(e, m->blocks && spec && names);
-	want(spec, names, &n, &m->shared, c->vocab_size, d, "shared.weight", -1);
-	want(spec, names, &n, &m->final_ln, d, 0, "encoder.final_layer_norm.weight", -1);
+	CHECK_ALLOC(e, m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks));
+	sora_weight_want(&wl, &m->shared, 2, (int64_t[]){c->vocab_size, d}, "shared.weight");
+	sora_weight_want(&wl, &m->final_ln, 1, (int64_t[]){d}, "encoder.final_layer_norm.weight");
 	/* Only block 0 has relative_attention_bias; T5Stack hands its position bias to the others. */
-	want(spec, names, &n, &m->rel_bias, c->num_buckets, c->num_heads,
-	     "encoder.block.%d.layer.0.SelfAttention.relative_attention_bias.weight", 0);
+	sora_weight_want(&wl, &m->rel_bias, 2, (int64_t[]){c->num_buckets, c->num_heads},
+			 "encoder.block.%d.layer.0.SelfAttention.relative_attention_bias.weight", 0);
 	for (int i = 0; i < c->num_layers; i++) {
 		sora_t5_block *b = &m->blocks[i];
-		want(spec, names, &n, &b->q, inner, d, "encoder.block.%d.layer.0.SelfAttention.q.weight", i);
-		want(spec, names, &n, &b->k, inner, d, "encoder.block.%d.layer.0.SelfAttention.k.weight", i);
-		want(spec, names, &n, &b->v, inner, d, "encoder.block.%d.layer.0.SelfAttention.v.weight", i);
-		want(spec, names, &n, &b->o, d, inner, "encoder.block.%d.layer.0.SelfAttention.o.weight", i);
-		want(spec, names, &n, &b->ln0, d, 0, "encoder.block.%d.layer.0.layer_norm.weight", i);
+		sora_weight_want(&wl, &b->q, 2, (int64_t[]){inner, d},
+				 "encoder.block.%d.layer.0.SelfAttention.q.weight", i);
+		sora_weight_want(&wl, &b->k, 2, (int64_t[]){inner, d},
+				 "encoder.block.%d.layer.0.SelfAttention.k.weight", i);
+		sora_weight_want(&wl, &b->v, 2, (int64_t[]){inner, d},
+				 "encoder.block.%d.layer.0.SelfAttention.v.weight", i);
+		sora_weight_want(&wl, &b->o, 2, (int64_t[]){d, inner},
+				 "encoder.block.%d.layer.0.SelfAttention.o.weight", i);
+		sora_weight_want(&wl, &b->ln0, 1, (int64_t[]){d},
+				 "encoder.block.%d.layer.0.layer_norm.weight", i);
 		if (c->gated) {
-			want(spec, names, &n, &b->wi0, ff, d,
-			     "encoder.block.%d.layer.1.DenseReluDense.wi_0.weight", i);
-			want(spec, names, &n, &b->wi1, ff, d,
-			     "encoder.block.%d.layer.1.DenseReluDense.wi_1.weight", i);
+			sora_weight_want(&wl, &b->wi0, 2, (int64_t[]){ff, d},
+					 "encoder.block.%d.layer.1.DenseReluDense.wi_0.weight", i);
+			sora_weight_want(&wl, &b->wi1, 2, (int64_t[]){ff, d},
+					 "encoder.block.%d.layer.1.DenseReluDense.wi_1.weight", i);
 		} else {
-			want(spec, names, &n, &b->wi0, ff, d,
-			     "encoder.block.%d.layer.1.DenseReluDense.wi.weight", i);
+			sora_weight_want(&wl, &b->wi0, 2, (int64_t[]){ff, d},
+					 "encoder.block.%d.layer.1.DenseReluDense.wi.weight", i);
 		}
-		want(spec, names, &n, &b->wo, d, ff, "encoder.block.%d.layer.1.DenseReluDense.wo.weight", i);
-		want(spec, names, &n, &b->ln1, d, 0, "encoder.block.%d.layer.1.layer_norm.weight", i);
+		sora_weight_want(&wl, &b->wo, 2, (int64_t[]){d, ff},
+				 "encoder.block.%d.layer.1.DenseReluDense.wo.weight", i);
+		sora_weight_want(&wl, &b->ln1, 1, (int64_t[]){d},
+				 "encoder.block.%d.layer.1.layer_norm.weight", i);
 	}
 	/* The tied alias of shared.weight: absent from save_pretrained output, present in old .bin exports.
 	 */
 	static const char *const ignore[] = {"encoder.embed_tokens.weight", NULL};
 	TRY(sora_st_open(&st, weights_path, e));
-	TRY(sora_weights_load(st, spec, n, ignore, SORA_F32, NULL, e));
+	TRY(sora_weights_load_list(st, &wl, ignore, SORA_F32, NULL, e));
 	sora_st_close(st);
-	free(spec);
-	free(names);
+	sora_weight_list_free(&wl);
 	return 0;
 fail:
 	sora_err_prefix(e, "T5 encoder: ");
 	sora_st_close(st);
-	free(spec);
-	free(names);
+	sora_weight_list_free(&wl);
 	sora_t5_free(m);
 	return -1;
 }
@@ -140,11 +124,7 @@ fail:
 int sora_t5_load_dir(sora_t5 *m, const char *dir, sora_err *e)
 {
 	char cfg[4096], w[4096];
-	struct stat sb;
-	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-	snprintf(w, sizeof w, "%s/model.safetensors.index.json", dir);
-	if (stat(w, &sb) != 0)
-		snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	sora_model_files(dir, cfg, sizeof cfg, w, sizeof w);
 	return sora_t5_load(m, cfg, w, e);
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct problems {
 	char *text; /* one line per problem */
@@ -139,4 +140,61 @@ fail:
 	else
 		free(p.text);
 	return -1;
+}
+
+void sora_weight_want(sora_weight_list *l, sora_tensor *dst, int ndim, const int64_t *shape, const char *fmt,
+		      ...)
+{
+	if (l->oom)
+		return;
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 64;
+		sora_weight_spec *spec = realloc(l->spec, (size_t)cap * sizeof *spec);
+		if (!spec) {
+			l->oom = 1;
+			return;
+		}
+		l->spec = spec;
+		l->cap = cap;
+	}
+	char name[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	sora_weight_spec *w = &l->spec[l->n];
+	*w = (sora_weight_spec){.name = strdup(name), .ndim = ndim, .dst = dst};
+	if (!w->name) {
+		l->oom = 1;
+		return;
+	}
+	memcpy(w->shape, shape, (size_t)ndim * sizeof *shape);
+	l->n++;
+}
+
+int sora_weights_load_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
+			   sora_dtype compute, char **report, sora_err *e)
+{
+	if (report)
+		*report = NULL;
+	if (l->oom)
+		return SORA_FAIL(e, "out of memory listing the model's tensors");
+	return sora_weights_load(st, l->spec, l->n, ignore, compute, report, e);
+}
+
+void sora_weight_list_free(sora_weight_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free((char *)l->spec[i].name);
+	free(l->spec);
+	*l = (sora_weight_list){0};
+}
+
+void sora_model_files(const char *dir, char *config, size_t nc, char *weights, size_t nw)
+{
+	struct stat sb;
+	snprintf(config, nc, "%s/config.json", dir);
+	snprintf(weights, nw, "%s/model.safetensors.index.json", dir);
+	if (stat(weights, &sb) != 0)
+		snprintf(weights, nw, "%s/model.safetensors", dir);
 }

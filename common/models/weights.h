@@ -29,4 +29,22 @@ typedef struct sora_weight_spec {
 int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
 		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e);
 
+/* The expected tensors of a model, added one by one with printf-formatted names ("...layers.%d.mlp...").
+ * An allocation failure is remembered and reported by sora_weights_load_list. */
+typedef struct sora_weight_list {
+	sora_weight_spec *spec; /* names are owned by the list */
+	int n, cap, oom;
+} sora_weight_list;
+
+/* shape: ndim sizes, e.g. (int64_t[]){out, in}. */
+void sora_weight_want(sora_weight_list *l, sora_tensor *dst, int ndim, const int64_t *shape, const char *fmt,
+		      ...) __attribute__((format(printf, 5, 6)));
+int sora_weights_load_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
+			   sora_dtype compute, char **report, sora_err *e);
+void sora_weight_list_free(sora_weight_list *l);
+
+/* A published model folder: DIR/config.json and DIR/model.safetensors.index.json when the checkpoint
+ * is sharded, else DIR/model.safetensors. */
+void sora_model_files(const char *dir, char *config, size_t nc, char *weights, size_t nw);
+
 #endif
