@@ -77,20 +77,15 @@ fail:
 }
 
 /* The other half of a published CLIPModel checkpoint, and buffers older transformers saved. */
-static int ignorable(const char *name)
-{
-	return !strncmp(name, "text_model.", 11) || !strcmp(name, "text_projection.weight") ||
-	       !strcmp(name, "logit_scale") || !strcmp(name, "vision_model.embeddings.position_ids");
-}
-
 static int bind(sora_clip_vision *m, const sora_safetensors *st, char **report, sora_err *e)
 {
 	const sora_clip_vision_config *c = &m->cfg;
 	const int64_t C = c->hidden, I = c->intermediate, ps = c->patch_size, g = c->image_size / ps;
 	sora_weight_list wl = {0};
-	const char **ignore = NULL;
-	int ni = 0, rc = -1;
-	CHECK_ALLOC(e, ignore = calloc((size_t)sora_st_count(st) + 1, sizeof *ignore));
+	/* A whole CLIPModel checkpoint also holds the text tower. */
+	static const char *const ignore[] = {"text_model.*", "text_projection.weight", "logit_scale",
+					     "vision_model.embeddings.position_ids", NULL};
+	int rc;
 	sora_weight_want(&wl, &m->class_emb, 1, (int64_t[]){C}, "vision_model.embeddings.class_embedding");
 	sora_weight_want(&wl, &m->patch_w, 4, (int64_t[]){C, c->num_channels, ps, ps},
 			 "vision_model.embeddings.patch_embedding.weight");
@@ -122,13 +117,8 @@ static int bind(sora_clip_vision *m, const sora_safetensors *st, char **report, 
 		sora_weight_want(&wl, &L->fc2_w, 2, (int64_t[]){C, I}, "%s.%d.mlp.fc2.weight", p, i);
 		sora_weight_want(&wl, &L->fc2_b, 1, (int64_t[]){C}, "%s.%d.mlp.fc2.bias", p, i);
 	}
-	for (int i = 0; i < sora_st_count(st); i++)
-		if (ignorable(sora_st_get(st, i)->name))
-			ignore[ni++] = sora_st_get(st, i)->name;
 	rc = sora_weights_load_list(st, &wl, ignore, SORA_F32, report, e);
-fail:
 	sora_weight_list_free(&wl);
-	free(ignore);
 	return rc;
 }
 

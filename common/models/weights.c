@@ -35,11 +35,14 @@ __attribute__((format(printf, 2, 3))) static void add(problems *p, const char *f
 	p->count++;
 }
 
+/* An entry ending in '*' matches every name it is a prefix of (the other tower of a whole CLIPModel). */
 static int listed(const char *const *names, const char *name)
 {
-	for (; names && *names; names++)
-		if (!strcmp(*names, name))
+	for (; names && *names; names++) {
+		size_t n = strlen(*names);
+		if (n && (*names)[n - 1] == '*' ? !strncmp(*names, name, n - 1) : !strcmp(*names, name))
 			return 1;
+	}
 	return 0;
 }
 
