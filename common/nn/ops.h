@@ -7,7 +7,9 @@
  * Two storage types, one math: <op> takes f32 buffers; its twin <op>_bf16 takes the same parameters with
  * every float tensor as raw bf16 bits (uint16_t), widens them, computes in f32 (sums, statistics,
  * scores, softmax) and rounds each output once to nearest even. Scalars (eps, scale) and attention's
- * additive bias stay f32: the bias lives in score space, which is f32 in both twins. */
+ * additive bias stay f32: the bias lives in score space, which is f32 in both twins. On the CPU a twin
+ * widens its arguments on every call (it is the reference for the CUDA one); CPU models keep their
+ * weights in f32, converted once by the loader. */
 #ifndef SORA_OPS_H
 #define SORA_OPS_H
 
