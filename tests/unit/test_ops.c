@@ -454,6 +454,10 @@ Test(ops_bf16, attention)
 		sora_cpu_attention(yf, q.f, k.f, v.f, &cases[c].a, &e);
 		bf16_matches(y, yw, yf, n, cases[c].name);
 	}
+	sora_attn_args bad = cases[0].a;
+	bad.D = 0;
+	cr_assert_lt(sora_cpu_attention_bf16(y, q.h, k.h, v.h, &bad, &e), 0);
+	cr_assert(strstr(e.msg, "attention: bad sizes"), "%s", e.msg);
 	bf16_free(&q), bf16_free(&k), bf16_free(&v);
 	free(bias), free(yw), free(yf), free(y);
 }
