@@ -1,5 +1,5 @@
 /* Every CPU op against values worked out independently: small cases by hand, and a float64 reference
- * written out here (plain loops, no BLAS) on random inputs. */
+ * written out here (plain loops, no BLAS) on random inputs. Every bf16 twin against its f32 op. */
 #include "nn/ops.h"
 #include "nn/tensor.h"
 
@@ -150,14 +150,18 @@ Test(ops, activations)
 {
 	const float x[] = {1, -2, 0, 3.5f, -0.25f};
 	float y[5];
-	double g[5], q[5], s[5];
+	double ge[5], g[5], q[5], s[5];
 	for (int i = 0; i < 5; i++) {
 		double v = x[i];
+		ge[i] = 0.5 * v * (1 + erf(v / sqrt(2)));
 		g[i] = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
 		q[i] = v / (1 + exp(-1.702 * v));
 		s[i] = v / (1 + exp(-v));
 	}
 	sora_err e = {0};
+	cr_assert_eq(sora_cpu_gelu(y, x, 5, &e), 0);
+	cr_assert_float_eq(y[0], 0.841345f, 1e-6); /* by hand: Φ(1) = 0.841345 */
+	close_to(y, ge, 5, 1e-6, "gelu (erf)");
 	cr_assert_eq(sora_cpu_gelu_tanh(y, x, 5, &e), 0);
 	cr_assert_float_eq(y[0], 0.841192f, 1e-6); /* by hand */
 	close_to(y, g, 5, 1e-6, "gelu_tanh");
@@ -167,6 +171,27 @@ Test(ops, activations)
 	cr_assert_eq(sora_cpu_silu(y, x, 5, &e), 0);
 	cr_assert_float_eq(y[0], 0.731059f, 1e-6);
 	close_to(y, s, 5, 1e-6, "silu");
+}
+
+Test(ops, gelu_against_float64)
+{
+	/* The erf form over the range where the tanh approximation departs from it most (|x| ~ 2..3). */
+	const size_t n = 2001;
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *t = malloc(n * sizeof *t);
+	double *ref = malloc(n * sizeof *ref), apart = 0;
+	for (size_t i = 0; i < n; i++) {
+		x[i] = -8.0f + 16.0f * (float)i / (float)(n - 1);
+		ref[i] = 0.5 * x[i] * (1 + erf(x[i] / sqrt(2)));
+	}
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_gelu(y, x, n, &e), 0);
+	close_to(y, ref, n, 1e-6, "gelu (erf) on [-8, 8]");
+	cr_assert_eq(sora_cpu_gelu_tanh(t, x, n, &e), 0);
+	for (size_t i = 0; i < n; i++)
+		apart = fmax(apart, fabs((double)t[i] - y[i]));
+	cr_log_info("gelu vs gelu_tanh: max difference %.3g", apart);
+	cr_assert(apart > 1e-4, "gelu must be the erf form, not the tanh approximation");
+	free(x), free(y), free(t), free(ref);
 }
 
 Test(ops, softmax)
@@ -292,4 +317,186 @@ Test(ops, binary_broadcasting)
 	cr_assert_eq(y[3], 1);
 	cr_assert_lt(sora_cpu_binary(y, SORA_BIN_SUB, a, 1, (int64_t[]){6}, b, 1, (int64_t[]){4}, &e), 0);
 	cr_assert(strstr(e.msg, "do not match"), "%s", e.msg);
+}
+
+/* ---- the bf16 twins ----
+ * A twin is its f32 op on widened bf16 inputs, rounded once to nearest even. Each test checks both
+ * halves of that: the output is exactly the rounding of the f32 op run on the widened inputs, and it is
+ * within BF16_TOL of the f32 op on the original, unrounded inputs: each input carries a bf16 rounding
+ * (≤ 2^-8 relative) that the op passes on with a gain of about one at these ranges, plus the output's
+ * own rounding (≤ 2^-8), so four roundings (2^-6) bound it in the |got − want| / (1 + |want|) metric. */
+#define BF16_TOL (1.0 / 64)
+
+/* One tensor argument in three forms: the f32 values, their bf16 bits, and those bits widened back. */
+typedef struct bf16_arg {
+	float *f, *w;
+	uint16_t *h;
+	size_t n;
+} bf16_arg;
+
+static bf16_arg bf16_rand(size_t n, float scale)
+{
+	bf16_arg a = {rand_buf(n, scale), malloc(n * sizeof(float)), malloc(n * sizeof(uint16_t)), n};
+	for (size_t i = 0; i < n; i++)
+		a.h[i] = sora_f32_to_bf16(a.f[i]), a.w[i] = sora_bf16_to_f32(a.h[i]);
+	return a;
+}
+
+static void bf16_free(bf16_arg *a)
+{
+	free(a->f), free(a->w), free(a->h);
+}
+
+/* got: the twin's output; on_widened and on_f32: the f32 op's output on the widened and the original
+ * inputs. */
+static void bf16_matches(const uint16_t *got, const float *on_widened, const float *on_f32, size_t n,
+			 const char *what)
+{
+	double *want = malloc(n * sizeof *want);
+	float *g = malloc(n * sizeof *g);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(got[i], sora_f32_to_bf16(on_widened[i]),
+			     "%s: element %zu is %#06x, want the rounding of %.9g (%#06x)", what, i, got[i],
+			     on_widened[i], sora_f32_to_bf16(on_widened[i]));
+		g[i] = sora_bf16_to_f32(got[i]), want[i] = on_f32[i];
+	}
+	close_to(g, want, n, BF16_TOL, what);
+	free(want), free(g);
+}
+
+Test(ops_bf16, row_ops)
+{
+	const int N = 9, C = 300;
+	const size_t n = (size_t)N * C;
+	bf16_arg x = bf16_rand(n, 3), w = bf16_rand(C, 1), b = bf16_rand(C, 1);
+	float *yw = malloc(n * sizeof *yw), *yf = malloc(n * sizeof *yf);
+	uint16_t *y = malloc(n * sizeof *y);
+	sora_err e = {0};
+
+	cr_assert_eq(sora_cpu_layernorm_bf16(y, x.h, w.h, b.h, N, C, 1e-5f, &e), 0, "%s", e.msg);
+	sora_cpu_layernorm(yw, x.w, w.w, b.w, N, C, 1e-5f, &e);
+	sora_cpu_layernorm(yf, x.f, w.f, b.f, N, C, 1e-5f, &e);
+	bf16_matches(y, yw, yf, n, "layernorm_bf16");
+	cr_assert_eq(sora_cpu_layernorm_bf16(y, x.h, NULL, NULL, N, C, 1e-5f, &e), 0, "%s", e.msg);
+	sora_cpu_layernorm(yw, x.w, NULL, NULL, N, C, 1e-5f, &e);
+	sora_cpu_layernorm(yf, x.f, NULL, NULL, N, C, 1e-5f, &e);
+	bf16_matches(y, yw, yf, n, "layernorm_bf16 without affine");
+	cr_assert_eq(sora_cpu_rmsnorm_bf16(y, x.h, w.h, N, C, 1e-6f, &e), 0, "%s", e.msg);
+	sora_cpu_rmsnorm(yw, x.w, w.w, N, C, 1e-6f, &e);
+	sora_cpu_rmsnorm(yf, x.f, w.f, N, C, 1e-6f, &e);
+	bf16_matches(y, yw, yf, n, "rmsnorm_bf16");
+	cr_assert_eq(sora_cpu_softmax_bf16(y, x.h, N, C, &e), 0, "%s", e.msg);
+	sora_cpu_softmax(yw, x.w, N, C, &e);
+	sora_cpu_softmax(yf, x.f, N, C, &e);
+	bf16_matches(y, yw, yf, n, "softmax_bf16");
+	cr_assert_eq(sora_cpu_l2_normalize_bf16(y, x.h, N, C, 1e-12f, &e), 0, "%s", e.msg);
+	sora_cpu_l2_normalize(yw, x.w, N, C, 1e-12f, &e);
+	sora_cpu_l2_normalize(yf, x.f, N, C, 1e-12f, &e);
+	bf16_matches(y, yw, yf, n, "l2_normalize_bf16");
+
+	cr_assert_lt(sora_cpu_rmsnorm_bf16(y, x.h, w.h, -1, C, 1e-6f, &e), 0);
+	cr_assert(strstr(e.msg, "rmsnorm: bad shape"), "%s", e.msg);
+	bf16_free(&x), bf16_free(&w), bf16_free(&b);
+	free(yw), free(yf), free(y);
+}
+
+Test(ops_bf16, activations)
+{
+	typedef int (*f32_op)(float *, const float *, size_t, sora_err *);
+	typedef int (*bf16_op)(uint16_t *, const uint16_t *, size_t, sora_err *);
+	const struct {
+		const char *name;
+		f32_op f;
+		bf16_op h;
+	} ops[] = {
+	    {"gelu_bf16", sora_cpu_gelu, sora_cpu_gelu_bf16},
+	    {"gelu_tanh_bf16", sora_cpu_gelu_tanh, sora_cpu_gelu_tanh_bf16},
+	    {"quick_gelu_bf16", sora_cpu_quick_gelu, sora_cpu_quick_gelu_bf16},
+	    {"silu_bf16", sora_cpu_silu, sora_cpu_silu_bf16},
+	};
+	const size_t n = 1000;
+	bf16_arg x = bf16_rand(n, 6);
+	float *yw = malloc(n * sizeof *yw), *yf = malloc(n * sizeof *yf);
+	uint16_t *y = malloc(n * sizeof *y);
+	sora_err e = {0};
+	for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
+		cr_assert_eq(ops[o].h(y, x.h, n, &e), 0, "%s: %s", ops[o].name, e.msg);
+		ops[o].f(yw, x.w, n, &e);
+		ops[o].f(yf, x.f, n, &e);
+		bf16_matches(y, yw, yf, n, ops[o].name);
+	}
+	cr_assert_eq(sora_cpu_silu_bf16(y, x.h, 0, &e), 0, "no elements is fine");
+	bf16_free(&x);
+	free(yw), free(yf), free(y);
+}
+
+Test(ops_bf16, attention)
+{
+	const int B = 2, H = 3, Tq = 7, Tk = 7, D = 8, HD = H * D;
+	const size_t n = (size_t)B * Tq * HD;
+	bf16_arg q = bf16_rand(n, 1), k = bf16_rand(n, 1), v = bf16_rand(n, 1);
+	float *bias = rand_buf((size_t)H * Tq * Tk, 2), *yw = malloc(n * sizeof *yw),
+	      *yf = malloc(n * sizeof *yf);
+	uint16_t *y = malloc(n * sizeof *y);
+	uint8_t mask[2 * 7] = {1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+	sora_err e = {0};
+	const struct {
+		const char *name;
+		sora_attn_args a;
+	} cases[] = {
+	    {"attention_bf16 CLIP (causal)", {B, H, Tq, Tk, D, 0.35355339f, 1, NULL, NULL}},
+	    {"attention_bf16 T5 (f32 bias, key mask, no scale)", {B, H, Tq, Tk, D, 1.0f, 0, bias, mask}},
+	    {"attention_bf16 causal + key mask", {B, H, Tq, Tk, D, 0.5f, 1, NULL, mask}},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		cr_assert_eq(sora_cpu_attention_bf16(y, q.h, k.h, v.h, &cases[c].a, &e), 0, "%s", e.msg);
+		sora_cpu_attention(yw, q.w, k.w, v.w, &cases[c].a, &e);
+		sora_cpu_attention(yf, q.f, k.f, v.f, &cases[c].a, &e);
+		bf16_matches(y, yw, yf, n, cases[c].name);
+	}
+	sora_attn_args bad = cases[0].a;
+	bad.D = 0;
+	cr_assert_lt(sora_cpu_attention_bf16(y, q.h, k.h, v.h, &bad, &e), 0);
+	cr_assert(strstr(e.msg, "attention: bad sizes"), "%s", e.msg);
+	bf16_free(&q), bf16_free(&k), bf16_free(&v);
+	free(bias), free(yw), free(yf), free(y);
+}
+
+Test(ops_bf16, binary)
+{
+	/* a [2, 1, 3] op b [4, 1] → [2, 4, 3]; b kept away from 0 so that the division is well conditioned */
+	const int64_t as[] = {2, 1, 3}, bs[] = {4, 1};
+	bf16_arg a = bf16_rand(6, 2), b = bf16_rand(4, 0.5f);
+	for (int i = 0; i < 4; i++) {
+		b.f[i] += b.f[i] < 0 ? -1.0f : 1.0f;
+		b.h[i] = sora_f32_to_bf16(b.f[i]), b.w[i] = sora_bf16_to_f32(b.h[i]);
+	}
+	const char *names[] = {"binary_bf16 add", "binary_bf16 sub", "binary_bf16 mul", "binary_bf16 div"};
+	float yw[24], yf[24];
+	uint16_t y[24];
+	sora_err e = {0};
+	for (int op = SORA_BIN_ADD; op <= SORA_BIN_DIV; op++) {
+		cr_assert_eq(sora_cpu_binary_bf16(y, (sora_binop)op, a.h, 3, as, b.h, 2, bs, &e), 0, "%s",
+			     e.msg);
+		sora_cpu_binary(yw, (sora_binop)op, a.w, 3, as, b.w, 2, bs, &e);
+		sora_cpu_binary(yf, (sora_binop)op, a.f, 3, as, b.f, 2, bs, &e);
+		bf16_matches(y, yw, yf, 24, names[op]);
+	}
+	cr_assert_lt(
+	    sora_cpu_binary_bf16(y, SORA_BIN_ADD, a.h, 1, (int64_t[]){6}, b.h, 1, (int64_t[]){4}, &e), 0);
+	cr_assert(strstr(e.msg, "do not match"), "%s", e.msg);
+	bf16_free(&a), bf16_free(&b);
+}
+
+Test(ops_bf16, embedding)
+{
+	/* Rows are moved, not computed: the bits come out unchanged. */
+	const uint16_t table[] = {0x3f80, 0x4000, 0xc040, 0x7fc0, 0x0001, 0xff80};
+	const int32_t ids[] = {2, 0, 1}, bad[] = {-1};
+	uint16_t y[6];
+	sora_err e = {0};
+	cr_assert_eq(sora_cpu_embedding_bf16(y, table, ids, 3, 2, 3, &e), 0, "%s", e.msg);
+	cr_assert(y[0] == 0x0001 && y[1] == 0xff80 && y[2] == 0x3f80 && y[5] == 0x7fc0);
+	cr_assert_lt(sora_cpu_embedding_bf16(y, table, bad, 1, 2, 3, &e), 0);
+	cr_assert(strstr(e.msg, "id -1"), "%s", e.msg);
 }
