@@ -69,7 +69,7 @@ static int infer_config(sora_mmdit_config *c, const sora_safetensors *st, const 
 	c->head_dim = (int)hd;
 	c->heads = c->hidden / c->head_dim;
 	int64_t M = c->depth ? dim_of(st, "double_blocks.0.img_mlp.0.weight", 0)
-		    : fused  ? dim_of(st, "single_blocks.0.linear1.weight", 0) - 3 * c->hidden
+		    : fused  ? dim_of(st, "single_blocks.0.linear1.weight", 0) - 3 * (int64_t)c->hidden
 			     : dim_of(st, "single_blocks.0.v_mlp.weight", 0) - c->hidden;
 	CHECK(e, M > 0, "%s: cannot find the MLP width (img_mlp.0 / v_mlp / linear1)", path);
 	c->mlp_hidden = (int)M;
@@ -422,8 +422,8 @@ static int acts_alloc(acts *a, const sora_mmdit_config *c, int B, int L, int Lt,
 			  Nj * half,
 			  Nj * half,
 			  Nj * 3,
-			  6 * B * C,
-			  6 * B * C,
+			  6 * (size_t)B * C,
+			  6 * (size_t)B * C,
 			  Nj * C,
 			  Nj * C,
 			  Nj * C,
@@ -533,10 +533,10 @@ static int stream_qkv(fwd *f, const sora_mmdit_stream *s, const float *h, acts *
 	CHECK(e, qn && kn, "%s", e->msg);
 	if (c->fused_qkv) {
 		TRY(lin(f, &s->qkv, a->p, h, N)); /* [N, 3C] as (K H D) */
-		TRY(H3(a->p, B, Ls, 3 * C, "double_blocks.%d.%s_attn.qkv", blk, k));
-		TRY(sora_cpu_copy_cols(q, C, a->p, 3 * C, N, C, e));         /* q [N, C] */
-		TRY(sora_cpu_copy_cols(kk, C, a->p + C, 3 * C, N, C, e));    /* k [N, C] */
-		TRY(sora_cpu_copy_cols(v, C, a->p + 2 * C, 3 * C, N, C, e)); /* v [N, C] */
+		TRY(H3(a->p, B, Ls, (int64_t)3 * C, "double_blocks.%d.%s_attn.qkv", blk, k));
+		TRY(sora_cpu_copy_cols(q, C, a->p, 3 * C, N, C, e));                 /* q [N, C] */
+		TRY(sora_cpu_copy_cols(kk, C, a->p + C, 3 * C, N, C, e));            /* k [N, C] */
+		TRY(sora_cpu_copy_cols(v, C, a->p + (size_t)2 * C, 3 * C, N, C, e)); /* v [N, C] */
 	} else {
 		TRY(lin(f, &s->q, q, h, N));  /* q [N, C] */
 		TRY(lin(f, &s->k, kk, h, N)); /* k [N, C] */
@@ -585,14 +585,15 @@ static int stream_out(fwd *f, const sora_mmdit_stream *s, float *x, const float 
 	TRY(H3(att, B, Ls, C, "double_blocks.%d.%s_attn.proj.input", blk, k));
 	TRY(lin(f, &s->proj, a->o, att, N)); /* [N, C] */
 	TRY(H3(a->o, B, Ls, C, "double_blocks.%d.%s_attn.proj", blk, k));
-	TRY(sora_cpu_gated_add(x, a->o, mod + 2 * C, B, Ls, C, 6 * C, e));                 /* x [N, C] */
-	TRY(sora_cpu_adaln(a->h, x, mod + 3 * C, mod + 4 * C, B, Ls, C, 6 * C, 1e-6f, e)); /* [N, C] */
-	TRY(lin(f, &s->mlp0, a->p, a->h, N));                                              /* [N, M] */
+	TRY(sora_cpu_gated_add(x, a->o, mod + (size_t)2 * C, B, Ls, C, 6 * C, e)); /* x [N, C] */
+	TRY(sora_cpu_adaln(a->h, x, mod + (size_t)3 * C, mod + (size_t)4 * C, B, Ls, C, 6 * C, 1e-6f,
+			   e));               /* [N, C] */
+	TRY(lin(f, &s->mlp0, a->p, a->h, N)); /* [N, M] */
 	TRY(H3(a->p, B, Ls, M, "double_blocks.%d.%s_mlp.0", blk, k));
 	TRY(sora_cpu_gelu_tanh(a->p, a->p, (size_t)N * M, e)); /* [N, M] */
 	TRY(lin(f, &s->mlp2, a->o, a->p, N));                  /* [N, C] */
 	TRY(H3(a->o, B, Ls, C, "double_blocks.%d.%s_mlp.2", blk, k));
-	TRY(sora_cpu_gated_add(x, a->o, mod + 5 * C, B, Ls, C, 6 * C, e)); /* x [N, C] */
+	TRY(sora_cpu_gated_add(x, a->o, mod + (size_t)5 * C, B, Ls, C, 6 * C, e)); /* x [N, C] */
 	return 0;
 fail:
 	return -1;
@@ -605,8 +606,8 @@ static int double_block(fwd *f, const sora_mmdit_double *d, acts *a, int B, int 
 	sora_err *e = f->e;
 	TRY(lin(f, &d->img.mod, a->mod_img, a->svec, B)); /* [B, 6C] */
 	TRY(lin(f, &d->txt.mod, a->mod_txt, a->svec, B)); /* [B, 6C] */
-	TRY(H2(a->mod_img, B, 6 * C, "double_blocks.%d.img_mod.lin", blk));
-	TRY(H2(a->mod_txt, B, 6 * C, "double_blocks.%d.txt_mod.lin", blk));
+	TRY(H2(a->mod_img, B, (int64_t)6 * C, "double_blocks.%d.img_mod.lin", blk));
+	TRY(H2(a->mod_txt, B, (int64_t)6 * C, "double_blocks.%d.txt_mod.lin", blk));
 	TRY(sora_cpu_adaln(a->h, a->img, a->mod_img, a->mod_img + C, B, L, C, 6 * C, 1e-6f,
 			   e)); /* [B·L, C] */
 	TRY(stream_qkv(f, &d->img, a->h, a, (size_t)B * Lt, B, L, blk, "img"));
@@ -633,14 +634,14 @@ static int single_block(fwd *f, const sora_mmdit_single *s, acts *a, int B, int 
 	sora_attn_args aa = {.B = B, .H = H, .Tq = Lj, .Tk = Lj, .D = D, .scale = 1.0f / sqrtf((float)D)};
 	CHECK(e, qn && kn, "%s", e->msg);
 	TRY(lin(f, &s->mod, a->mod_img, a->svec, B)); /* [B, 3C] */
-	TRY(H2(a->mod_img, B, 3 * C, "single_blocks.%d.modulation.lin", blk));
+	TRY(H2(a->mod_img, B, (int64_t)3 * C, "single_blocks.%d.modulation.lin", blk));
 	TRY(sora_cpu_adaln(a->h, a->x, a->mod_img, a->mod_img + C, B, Lj, C, 3 * C, 1e-6f, e)); /* [N, C] */
 	if (c->fused_qkv) {
 		TRY(lin(f, &s->linear1, a->p, a->h, N)); /* [N, 3C + M] */
 		TRY(H3(a->p, B, Lj, W, "single_blocks.%d.linear1", blk));
-		TRY(sora_cpu_copy_cols(a->q, C, a->p, W, N, C, e));         /* q [N, C] */
-		TRY(sora_cpu_copy_cols(a->k, C, a->p + C, W, N, C, e));     /* k [N, C] */
-		TRY(sora_cpu_copy_cols(a->v, C, a->p + 2 * C, W, N, C, e)); /* v [N, C] */
+		TRY(sora_cpu_copy_cols(a->q, C, a->p, W, N, C, e));                 /* q [N, C] */
+		TRY(sora_cpu_copy_cols(a->k, C, a->p + C, W, N, C, e));             /* k [N, C] */
+		TRY(sora_cpu_copy_cols(a->v, C, a->p + (size_t)2 * C, W, N, C, e)); /* v [N, C] */
 	} else {
 		TRY(lin(f, &s->q, a->q, a->h, N));     /* q [N, C] */
 		TRY(lin(f, &s->k, a->k, a->h, N));     /* k [N, C] */
@@ -662,7 +663,7 @@ static int single_block(fwd *f, const sora_mmdit_single *s, acts *a, int B, int 
 	TRY(H3(a->cat, B, Lj, C + M, "single_blocks.%d.linear2.input", blk));
 	TRY(lin(f, &s->linear2, a->o, a->cat, N)); /* [N, C] */
 	TRY(H3(a->o, B, Lj, C, "single_blocks.%d.linear2", blk));
-	TRY(sora_cpu_gated_add(a->x, a->o, a->mod_img + 2 * C, B, Lj, C, 3 * C, e)); /* x [N, C] */
+	TRY(sora_cpu_gated_add(a->x, a->o, a->mod_img + (size_t)2 * C, B, Lj, C, 3 * C, e)); /* x [N, C] */
 	TRY(H3(a->x, B, Lj, C, "single_blocks.%d.out", blk));
 	return 0;
 fail:
@@ -696,7 +697,7 @@ int sora_mmdit_forward(sora_mmdit *m, const sora_mmdit_input *in, float *out, co
 	f->used = 0;
 	TRY(sora_cpu_split_tokens(NULL, a.img, a.x, B, Lt, L, C, e)); /* [B·L, C] */
 	TRY(lin(f, &m->final_mod, a.mod_img, a.svec, B));             /* [B, 2C] */
-	TRY(H2(a.mod_img, B, 2 * C, "final_layer.adaLN_modulation"));
+	TRY(H2(a.mod_img, B, (int64_t)2 * C, "final_layer.adaLN_modulation"));
 	TRY(sora_cpu_adaln(a.h, a.img, a.mod_img, a.mod_img + C, B, L, C, 2 * C, 1e-6f, e)); /* [B·L, C] */
 	TRY(lin(f, &m->final_linear, out, a.h, B * L));                                      /* [B·L, in] */
 	TRY(H3(out, B, L, c->in_channels, "final_layer.out"));

@@ -114,8 +114,8 @@ int sora_cpu_rope_apply(float *x, const float *ctab, const float *stab, int B, i
 		for (int h = 0; h < H; h++) {
 			float *v = x + ((size_t)n * H + h) * D;
 			for (int j = 0; j < half; j++) {
-				float *p0 = interleaved ? v + 2 * j : v + j;
-				float *p1 = interleaved ? v + 2 * j + 1 : v + j + half;
+				float *p0 = interleaved ? v + (size_t)2 * j : v + j;
+				float *p1 = interleaved ? v + (size_t)2 * j + 1 : v + j + half;
 				float x0 = *p0, x1 = *p1;
 				*p0 = x0 * c[j] - x1 * s[j];
 				*p1 = x1 * c[j] + x0 * s[j];

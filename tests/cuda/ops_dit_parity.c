@@ -89,17 +89,17 @@ void sora_ops_dit_parity(int *passed, int *failed)
 	for (int q = 0; q < 2; q++) {
 		sora_cpu_timestep_embedding(emb, t, B, q, &c.e);
 		verdict(&c, q ? "timestep_embedding (bf16 t)" : "timestep_embedding",
-			sora_cuda_timestep_embedding(dy, dt, B, q, &c.e), emb, dy, B * SORA_DIT_TIME_DIM,
-			1e-5);
+			sora_cuda_timestep_embedding(dy, dt, B, q, &c.e), emb, dy,
+			(size_t)B * SORA_DIT_TIME_DIM, 1e-5);
 	}
 	sora_cpu_adaln(y, x, mod, mod + C, B, L, C, 6 * C, 1e-6f, &c.e);
 	verdict(&c, "adaln", sora_cuda_adaln(dy, dx, dmod, dmod + C, B, L, C, 6 * C, 1e-6f, &c.e), y, dy, NC,
 		1e-5);
 	memcpy(y, x, NC * sizeof *y);
-	sora_cpu_gated_add(y, x, mod + 2 * C, B, L, C, 6 * C, &c.e);
+	sora_cpu_gated_add(y, x, mod + (size_t)2 * C, B, L, C, 6 * C, &c.e);
 	sora_cuda_put(dy, x, NC * sizeof *x, &c.e);
-	verdict(&c, "gated_add", sora_cuda_gated_add(dy, dx, dmod + 2 * C, B, L, C, 6 * C, &c.e), y, dy, NC,
-		1e-6);
+	verdict(&c, "gated_add", sora_cuda_gated_add(dy, dx, dmod + (size_t)2 * C, B, L, C, 6 * C, &c.e), y,
+		dy, NC, 1e-6);
 	for (int f64 = 0; f64 < 2; f64++) {
 		sora_cpu_rope_table(ct, st, ids, B, L, axes, 3, 10000.0f, f64, &c.e);
 		int rc = sora_cuda_rope_table(dct, dst, dids, B, L, axes, 3, 10000.0f, f64, &c.e);

@@ -84,7 +84,7 @@ static int on_tensor(void *ctx, const char *name, const float *d, int ndim, cons
 	int64_t n = 1;
 	for (int i = 0; i < ndim; i++)
 		n *= shape[i];
-	float *tmp = malloc((size_t)n * 4 * sizeof *tmp);
+	float *tmp = calloc((size_t)n * 4, sizeof *tmp);
 	cr_assert(tmp);
 	const float *ref;
 	if (!strcmp(name, "pe.cos") || !strcmp(name, "pe.sin")) {
@@ -283,7 +283,7 @@ static void add(hdr *h, const char *name, int ndim, const int64_t *shape)
 		n *= shape[i];
 	}
 	k += snprintf(buf + k, sizeof buf - (size_t)k, "],\"data_offsets\":[%lld,%lld]}",
-		      (long long)h->offset, (long long)(h->offset + 2 * n));
+		      (long long)h->offset, (long long)h->offset + 2 * (long long)n);
 	if (h->len + (size_t)k + 2 > h->cap) {
 		h->cap = 2 * h->cap + (size_t)k + 1024;
 		h->json = realloc(h->json, h->cap);
@@ -420,4 +420,36 @@ Test(mmdit, released_header_wrong_name)
 	load_fails(path, NULL, "missing 'double_blocks.7.txt_attn.v_proj.weight' [3072, 3072]");
 	unlink(path);
 	free(h.json);
+}
+
+/* A FLUX model without a guidance strength, and empty shapes: one clear error each. */
+Test(mmdit, forward_bad_inputs)
+{
+	char w[1024], cfg[64];
+	sora_mmdit m;
+	sora_err e = {0};
+	need_fixtures(0);
+	write_text(cfg, "{\"axes_dim\": [8, 12, 12]}");
+	int rc = sora_mmdit_load(&m, fixtures(w, sizeof w, "mmdit_tiny_flux.safetensors"), cfg, &e);
+	unlink(cfg);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	float img[64] = {0}, ids[3] = {0}, txt[48] = {0}, t = 0.5f, y[32] = {0}, out[64];
+	sora_mmdit_input in = {.B = 1,
+			       .L = 1,
+			       .Lt = 1,
+			       .img = img,
+			       .img_ids = ids,
+			       .txt = txt,
+			       .txt_ids = ids,
+			       .timesteps = &t,
+			       .y_vec = y};
+	cr_expect_eq(sora_mmdit_forward(&m, &in, out, NULL, &e), -1);
+	cr_expect(strstr(e.msg, "needs a guidance strength"), "%s", e.msg);
+	in.B = 0;
+	cr_expect_eq(sora_mmdit_forward(&m, &in, out, NULL, &e), -1);
+	cr_expect(strstr(e.msg, "bad sizes"), "%s", e.msg);
+	in.B = 1, in.guidance = &t, in.y_vec = NULL;
+	cr_expect_eq(sora_mmdit_forward(&m, &in, out, NULL, &e), -1);
+	cr_expect(strstr(e.msg, "missing"), "%s", e.msg);
+	sora_mmdit_free(&m);
 }

@@ -37,6 +37,14 @@ static const sora_st_tensor *get(const sora_safetensors *st, const char *name)
 	return t;
 }
 
+static int same(const float *a, const float *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* max|got − ref| ≤ tol, logged. */
 static void expect_close(const char *what, const float *got, const float *ref, size_t n, double tol)
 {
@@ -92,8 +100,8 @@ static void rope_case(const sora_safetensors *st, const char *which, const int *
 	sora_err e = {0};
 	float *ids = fixture_ids(st, &L);
 	const int D = axes[0] + axes[1] + axes[2], half = D / 2;
-	float *c = malloc((size_t)L * half * sizeof *c), *s = malloc((size_t)L * half * sizeof *s);
-	float *want = malloc((size_t)L * D * 2 * sizeof *want);
+	float *c = calloc((size_t)L * half, sizeof *c), *s = calloc((size_t)L * half, sizeof *s);
+	float *want = calloc((size_t)L * D * 2, sizeof *want);
 	cr_assert(c && s && want);
 	/* Liger: f32 angles, [cos(half), cos(half)] per token. */
 	cr_assert_eq(sora_cpu_rope_table(c, s, ids, 1, L, axes, 3, 10000.0f, 0, &e), 0, "%s", e.msg);
@@ -140,8 +148,8 @@ Test(ops_dit, adaln_and_gated_add)
 	const int B = 2, L = 5, C = 24, ms = 3 * C;
 	sora_err e = {0};
 	float *x = rnd((size_t)B * L * C, 1), *mod = rnd((size_t)B * ms, 2),
-	      *y = malloc((size_t)B * L * C * 4), *ln = malloc((size_t)B * L * C * 4),
-	      *want = malloc((size_t)B * L * C * 4);
+	      *y = calloc((size_t)B * L * C, 4), *ln = calloc((size_t)B * L * C, 4),
+	      *want = calloc((size_t)B * L * C, 4);
 	cr_assert(y && ln && want);
 	cr_assert_eq(sora_cpu_adaln(y, x, mod, mod + C, B, L, C, ms, 1e-6f, &e), 0);
 	cr_assert_eq(sora_cpu_layernorm(ln, x, NULL, NULL, B * L, C, 1e-6f, &e), 0);
@@ -154,8 +162,9 @@ Test(ops_dit, adaln_and_gated_add)
 	memcpy(want, x, (size_t)B * L * C * 4);
 	for (int b = 0; b < B; b++)
 		for (int i = 0; i < L * C; i++)
-			want[b * L * C + i] += mod[(size_t)b * ms + 2 * C + i % C] * ln[b * L * C + i];
-	cr_assert_eq(sora_cpu_gated_add(x, ln, mod + 2 * C, B, L, C, ms, &e), 0);
+			want[b * L * C + i] +=
+			    mod[(size_t)b * ms + (size_t)2 * C + i % C] * ln[b * L * C + i];
+	cr_assert_eq(sora_cpu_gated_add(x, ln, mod + (size_t)2 * C, B, L, C, ms, &e), 0);
 	expect_close("gated_add", x, want, (size_t)B * L * C, 0);
 	free(x), free(mod), free(y), free(ln), free(want);
 }
@@ -195,7 +204,7 @@ Test(ops_dit, rope_layouts_agree)
 	memcpy(v0, x, sizeof v0);
 	cr_assert_eq(sora_cpu_rope_table(zc, zs, zid, 1, 1, zero_axes, 3, 10000.0f, 0, &e), 0);
 	cr_assert_eq(sora_cpu_rope_apply(v, zc, zs, 1, 1, 1, 16, 0, &e), 0);
-	cr_expect_eq(memcmp(v, v0, sizeof v), 0);
+	cr_expect(same(v, v0, 16));
 	/* An odd axis is refused. */
 	cr_expect_eq(sora_cpu_rope_table(zc, zs, zid, 1, 1, (const int[]){5, 6, 5}, 3, 10000.0f, 0, &e), -1);
 	cr_expect(strstr(e.msg, "odd"), "%s", e.msg);
@@ -211,20 +220,19 @@ Test(ops_dit, tokens_and_columns)
 	float *a2 = malloc((size_t)B * La * C * 4), *b2 = malloc((size_t)B * Lb * C * 4);
 	cr_assert(y && a2 && b2);
 	cr_assert_eq(sora_cpu_cat_tokens(y, a, b, B, La, Lb, C, &e), 0);
-	cr_expect_eq(memcmp(y + (size_t)(La + Lb) * C, a + (size_t)La * C, (size_t)La * C * 4),
-		     0); /* item 1 */
-	cr_expect_eq(memcmp(y + (size_t)(La + Lb) * C + La * C, b + (size_t)Lb * C, (size_t)Lb * C * 4), 0);
+	cr_expect(same(y + (size_t)(La + Lb) * C, a + (size_t)La * C, (size_t)La * C)); /* item 1 */
+	cr_expect(same(y + (size_t)(2 * La + Lb) * C, b + (size_t)Lb * C, (size_t)Lb * C));
 	cr_assert_eq(sora_cpu_split_tokens(a2, b2, y, B, La, Lb, C, &e), 0);
-	cr_expect_eq(memcmp(a, a2, (size_t)B * La * C * 4), 0);
-	cr_expect_eq(memcmp(b, b2, (size_t)B * Lb * C * 4), 0);
+	cr_expect(same(a, a2, (size_t)B * La * C));
+	cr_expect(same(b, b2, (size_t)B * Lb * C));
 	/* copy_cols / gelu_tanh_cols: columns 3..7 of a [6, 10] matrix. */
 	float *m = rnd(60, 7), cols[30], g[30], want[30];
 	cr_assert_eq(sora_cpu_copy_cols(cols, 5, m + 3, 10, 6, 5, &e), 0);
 	for (int r = 0; r < 6; r++)
-		cr_expect_eq(memcmp(cols + r * 5, m + r * 10 + 3, 20), 0);
+		cr_expect(same(cols + (size_t)r * 5, m + (size_t)r * 10 + 3, 5));
 	cr_assert_eq(sora_cpu_gelu_tanh_cols(g, 5, m + 3, 10, 6, 5, &e), 0);
 	cr_assert_eq(sora_cpu_gelu_tanh(want, cols, 30, &e), 0);
-	cr_expect_eq(memcmp(g, want, sizeof g), 0);
+	cr_expect(same(g, want, 30));
 	cr_expect_eq(sora_cpu_copy_cols(cols, 4, m, 10, 6, 5, &e), -1);
 	free(a), free(b), free(y), free(a2), free(b2), free(m);
 }
