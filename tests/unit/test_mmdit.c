@@ -138,13 +138,13 @@ static const float *input(const sora_safetensors *io, const char *name)
 }
 
 /* The fixture's whole forward; every fwd.* tensor of it must have been compared. */
-static void run_fixture(const char *weights, const char *io_name, const char *config_text)
+static void run_fixture(const char *weights, const char *io_name, const char *config_text, int say)
 {
 	char w[1024], p[1024], cfg[64];
 	sora_mmdit m;
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
-	need_fixtures(1);
+	need_fixtures(say);
 	write_text(cfg, config_text);
 	int rc = sora_mmdit_load(&m, fixtures(w, sizeof w, weights), cfg, &e);
 	unlink(cfg);
@@ -195,14 +195,16 @@ Test(mmdit, forward_opensora_layout)
 {
 	run_fixture("mmdit_tiny.safetensors", "mmdit_tiny_io.safetensors",
 		    "{" TINY_COMMON "\"guidance_embed\": false, \"cond_embed\": true, \"fused_qkv\": false, "
-		    "\"use_liger_rope\": true}");
+		    "\"use_liger_rope\": true}",
+		    1);
 }
 
 Test(mmdit, forward_flux_layout)
 {
 	run_fixture("mmdit_tiny_flux.safetensors", "mmdit_tiny_flux_io.safetensors",
 		    "{" TINY_COMMON "\"guidance_embed\": true, \"cond_embed\": false, \"fused_qkv\": true, "
-		    "\"use_liger_rope\": false}");
+		    "\"use_liger_rope\": false}",
+		    0);
 }
 
 /* The config inferred from the weights alone (axes_dim from a one-key JSON). */
@@ -452,4 +454,92 @@ Test(mmdit, forward_bad_inputs)
 	cr_expect_eq(sora_mmdit_forward(&m, &in, out, NULL, &e), -1);
 	cr_expect(strstr(e.msg, "missing"), "%s", e.msg);
 	sora_mmdit_free(&m);
+}
+
+/* The tiny model's weights rounded to bf16, written as `dtype` (BF16: widened block by block into the
+ * scratch buffer at each call; F32: used in place). */
+static void write_rounded(char *path, const char *src, sora_dtype dtype)
+{
+	sora_safetensors *st = NULL;
+	sora_err e = {0};
+	cr_assert_eq(sora_st_open(&st, src, &e), 0, "%s", e.msg);
+	int n = sora_st_count(st);
+	const char **names = calloc((size_t)n, sizeof *names);
+	sora_tensor *t = calloc((size_t)n, sizeof *t);
+	cr_assert(names && t);
+	for (int i = 0; i < n; i++) {
+		const sora_st_tensor *s = sora_st_get(st, i);
+		size_t k = s->nbytes / sizeof(float);
+		names[i] = s->name;
+		cr_assert_eq(sora_tensor_alloc(&t[i], dtype, s->ndim, s->shape, &e), 0, "%s", e.msg);
+		uint16_t *h = malloc(k * sizeof *h + 1);
+		cr_assert(h);
+		cr_assert_eq(sora_from_f32(h, SORA_BF16, s->data, k, &e), 0);
+		if (dtype == SORA_BF16)
+			memcpy(t[i].data, h, k * sizeof *h);
+		else
+			cr_assert_eq(sora_to_f32(t[i].data, h, SORA_BF16, k, &e), 0);
+		free(h);
+	}
+	strcpy(path, "/tmp/sora-mmdit-bf16-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	cr_assert_eq(sora_st_write(path, names, t, n, NULL, &e), 0, "%s", e.msg);
+	for (int i = 0; i < n; i++)
+		sora_tensor_free(&t[i]);
+	free(t);
+	free(names);
+	sora_st_close(st);
+}
+
+/* A bf16 checkpoint gives exactly the f32 model with the same (rounded) values, and stays within bf16's
+ * precision of the official f32 output. */
+Test(mmdit, bf16_checkpoint)
+{
+	char w[1024], p[1024], cfg[64], f16[64], f32[64];
+	sora_mmdit mb, mf;
+	sora_safetensors *io = NULL;
+	sora_err e = {0};
+	need_fixtures(0);
+	fixtures(w, sizeof w, "mmdit_tiny.safetensors");
+	write_rounded(f16, w, SORA_BF16);
+	write_rounded(f32, w, SORA_F32);
+	write_text(cfg, "{\"axes_dim\": [8, 12, 12]}");
+	int rb = sora_mmdit_load(&mb, f16, cfg, &e), rf = rb ? -1 : sora_mmdit_load(&mf, f32, cfg, &e);
+	unlink(cfg), unlink(f16), unlink(f32);
+	cr_assert(rb == 0 && rf == 0, "%s", e.msg);
+	cr_expect(mb.stored == SORA_BF16 && mb.quantize_t && mb.scratch && mb.scratch_n > 0);
+	cr_expect(mf.stored == SORA_F32 && !mf.quantize_t && !mf.scratch);
+	mb.quantize_t = 0; /* the same t on both sides */
+	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "mmdit_tiny_io.safetensors"), &e), 0, "%s",
+		     e.msg);
+	sora_mmdit_input in = {.B = 1,
+			       .L = 48,
+			       .Lt = 12,
+			       .img = input(io, "in.img"),
+			       .img_ids = input(io, "in.img_ids"),
+			       .txt = input(io, "in.txt"),
+			       .txt_ids = input(io, "in.txt_ids"),
+			       .timesteps = input(io, "in.timesteps"),
+			       .y_vec = input(io, "in.y_vec"),
+			       .cond = input(io, "in.cond")};
+	float ob[48 * 64], of[48 * 64];
+	cr_assert_eq(sora_mmdit_forward(&mb, &in, ob, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_mmdit_forward(&mf, &in, of, NULL, &e), 0, "%s", e.msg);
+	int same = 1;
+	for (int i = 0; i < 48 * 64; i++)
+		same &= ob[i] == of[i];
+	cr_expect(same, "bf16 and f32-of-bf16 checkpoints differ");
+	const float *ref = input(io, "fwd.output");
+	double worst = 0, top = 0;
+	for (int i = 0; i < 48 * 64; i++) {
+		worst = fmax(worst, fabs(ob[i] - ref[i]));
+		top = fmax(top, fabs(ref[i]));
+	}
+	cr_log_info("bf16 weights vs the f32 reference: max abs %.3g, / max|ref| %.3g", worst, worst / top);
+	cr_expect(worst <= 0.05 * top, "bf16 output off by %.3g of max", worst / top);
+	sora_st_close(io);
+	sora_mmdit_free(&mb);
+	sora_mmdit_free(&mf);
 }
