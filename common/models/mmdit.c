@@ -677,7 +677,8 @@ int sora_mmdit_forward(sora_mmdit *m, const sora_mmdit_input *in, float *out, co
 	acts a = {0};
 	fwd ff = {.m = m, .hook = hk, .e = e}, *f = &ff;
 	const int B = in->B, L = in->L, Lt = in->Lt, Lj = L + Lt, C = c->hidden;
-	CHECK(e, B > 0 && L > 0 && Lt >= 0 && (int64_t)B * Lj * (c->mlp_hidden + 3 * C) < INT32_MAX,
+	/* Row counts are ints in the ops (the QK norm sees B·Lj·H rows); offsets are size_t. */
+	CHECK(e, B > 0 && L > 0 && Lt >= 0 && (int64_t)B * Lj * c->heads < INT32_MAX,
 	      "MMDiT forward: bad sizes B %d, L %d, Lt %d", B, L, Lt);
 	CHECK(e,
 	      in->img && in->img_ids && (in->txt || !Lt) && (in->txt_ids || !Lt) && in->timesteps &&

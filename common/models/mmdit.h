@@ -14,7 +14,8 @@
  * Memory: the checkpoint stays memory-mapped and nothing is read at load. Weights stored as f32 are used
  * in place; bf16/f16 ones are widened to f32 one block at a time into a scratch buffer the size of the
  * largest block (1.4 GB for the released model), so the resident set is the mapping's touched pages plus
- * that buffer and one block's activations. */
+ * that buffer and one block's activations. Attention is ops.h's: one head's [Lj, Lj] scores at a time
+ * (Lj = text + image tokens), so very long videos are bounded by that buffer on the CPU. */
 #ifndef SORA_MMDIT_H
 #define SORA_MMDIT_H
 
