@@ -80,16 +80,12 @@ fail:
 	return -1;
 }
 
-int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
-		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e)
+/* Every missing, unexpected and misshapen tensor into p; fails with the summary in e when there is any. */
+static int check(const sora_safetensors *st, const sora_weight_spec *spec, int n, const char *const *ignore,
+		 problems *pp, sora_err *e)
 {
 	problems p = {0};
-	int done = 0;
 	const char *file = sora_st_count(st) ? sora_st_get(st, 0)->file : "the checkpoint";
-	if (report)
-		*report = NULL;
-	CHECK(e, compute == SORA_F32 || compute == SORA_BF16 || compute == SORA_F16,
-	      "compute dtype %s is not a float type", sora_dtype_name(compute));
 	for (int i = 0; i < n; i++) {
 		const sora_st_tensor *t = sora_st_find(st, spec[i].name);
 		char want[96], got[96];
@@ -131,6 +127,23 @@ int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, 
 		SORA_FAIL(e, "%s", sum);
 		goto fail;
 	}
+	*pp = p;
+	return 0;
+fail:
+	*pp = p;
+	return -1;
+}
+
+int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
+		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e)
+{
+	problems p = {0};
+	int done = 0;
+	if (report)
+		*report = NULL;
+	CHECK(e, compute == SORA_F32 || compute == SORA_BF16 || compute == SORA_F16,
+	      "compute dtype %s is not a float type", sora_dtype_name(compute));
+	TRY(check(st, spec, n, ignore, &p, e));
 	for (; done < n; done++)
 		TRY(convert(sora_st_find(st, spec[done].name), &spec[done], compute, e));
 	free(p.text);
@@ -183,6 +196,33 @@ int sora_weights_load_list(const sora_safetensors *st, const sora_weight_list *l
 	if (l->oom)
 		return SORA_FAIL(e, "out of memory listing the model's tensors");
 	return sora_weights_load(st, l->spec, l->n, ignore, compute, report, e);
+}
+
+int sora_weights_map_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
+			  char **report, sora_err *e)
+{
+	problems p = {0};
+	if (report)
+		*report = NULL;
+	CHECK(e, !l->oom, "out of memory listing the model's tensors");
+	TRY(check(st, l->spec, l->n, ignore, &p, e));
+	for (int i = 0; i < l->n; i++) {
+		const sora_st_tensor *t = sora_st_find(st, l->spec[i].name);
+		sora_dtype d;
+		if (sora_st_dtype(t, &d, e) < 0) {
+			sora_err_prefix(e, "%s: tensor '%s': ", t->file, t->name);
+			goto fail;
+		}
+		sora_tensor_view(l->spec[i].dst, d, t->ndim, t->shape, (void *)t->data);
+	}
+	free(p.text);
+	return 0;
+fail:
+	if (report)
+		*report = p.text;
+	else
+		free(p.text);
+	return -1;
 }
 
 void sora_weight_list_free(sora_weight_list *l)

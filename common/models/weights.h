@@ -41,6 +41,10 @@ void sora_weight_want(sora_weight_list *l, sora_tensor *dst, int ndim, const int
 		      ...) __attribute__((format(printf, 5, 6)));
 int sora_weights_load_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
 			   sora_dtype compute, char **report, sora_err *e);
+/* The same checks without reading any data: each dst becomes a view (not owned) of its tensor inside the
+ * mapping, in the stored dtype, valid while st stays open. For checkpoints too large to convert whole. */
+int sora_weights_map_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
+			  char **report, sora_err *e);
 void sora_weight_list_free(sora_weight_list *l);
 
 /* A published model folder: DIR/config.json and DIR/model.safetensors.index.json when the checkpoint
