@@ -1,0 +1,147 @@
+#include "sampler.h"
+
+#include "aspect.h"
+#include "pack.h"
+#include "schedule.h"
+#include "torch_rng.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* check_fps_added: the text ends in "<digits> FPS." */
+static int ends_with_fps(const char *s, size_t n)
+{
+	static const char tail[] = " FPS.";
+	const size_t k = sizeof tail - 1;
+	if (n < k + 1 || memcmp(s + n - k, tail, k) != 0)
+		return 0;
+	return isdigit((unsigned char)s[n - k - 1]);
+}
+
+char *sora_sample_prompt(const char *prompt, int fps, const char *motion_score, sora_err *e)
+{
+	char *out = NULL;
+	CHECK(e, !motion_score || strcmp(motion_score, "dynamic") != 0,
+	      "motion score \"dynamic\" asks a chat model for the score: give a number");
+	while (isspace((unsigned char)*prompt))
+		prompt++;
+	size_t n = strlen(prompt);
+	while (n > 0 && isspace((unsigned char)prompt[n - 1]))
+		n--;
+	size_t cap = n + 64 + (motion_score ? strlen(motion_score) : 0);
+	CHECK_ALLOC(e, out = malloc(cap));
+	memcpy(out, prompt, n);
+	out[n] = '\0';
+	if (n == 0 || out[n - 1] != '.') {
+		out[n++] = '.';
+		out[n] = '\0';
+	}
+	if (!ends_with_fps(out, n))
+		n += (size_t)snprintf(out + n, cap - n, " %d FPS.", fps);
+	if (motion_score)
+		snprintf(out + n, cap - n, " %s motion score.", motion_score);
+	return out;
+fail:
+	free(out);
+	return NULL;
+}
+
+void sora_sample_opts_default(sora_sample_opts *o)
+{
+	*o = (sora_sample_opts){.resolution = "256px",
+				.aspect_ratio = "16:9",
+				.num_frames = 129,
+				.num_steps = 50,
+				.shift = 1,
+				.flow_shift = -1,
+				.guidance = 7.5f,
+				.guidance_img = 3.0f,
+				.text_osci = 1,
+				.image_osci = 1,
+				.scale_temporal_osci = 1,
+				.cond = SORA_COND_T2V};
+}
+
+int sora_sample_plan_init(sora_sample_plan *p, const sora_sample_opts *o, sora_err *e)
+{
+	memset(p, 0, sizeof *p);
+	CHECK(e,
+	      o->num_frames >= 1 && o->num_frames <= SORA_SAMPLE_MAX_FRAMES && (o->num_frames - 1) % 4 == 0,
+	      "--num-frames %d: must be 4k+1 between 1 and %d (1 = an image)", o->num_frames,
+	      SORA_SAMPLE_MAX_FRAMES);
+	CHECK(e, o->num_steps >= 1 && o->num_steps <= 1024, "--num-steps %d: must be 1 to 1024",
+	      o->num_steps);
+	p->height = o->height;
+	p->width = o->width;
+	if (sora_sampling_size(o->resolution, o->aspect_ratio, &p->height, &p->width, e) < 0) {
+		sora_err_prefix(e, "size: ");
+		goto fail;
+	}
+	p->num_frames = o->num_frames;
+	p->patch = 2;
+	p->latent_c = 16;
+	p->latent_t = o->num_frames == 1 ? 1 : (o->num_frames - 1) / 4 + 1;
+	p->latent_h = p->patch * ((p->height + 15) / 16);
+	p->latent_w = p->patch * ((p->width + 15) / 16);
+	p->tokens = (int64_t)p->latent_t * (p->latent_h / p->patch) * (p->latent_w / p->patch);
+	p->features = p->latent_c * p->patch * p->patch;
+	p->cond_features = (p->latent_c + 1) * p->patch * p->patch;
+	p->num_steps = o->num_steps;
+	TRY(sora_get_schedule(p->timesteps, o->num_steps, (int64_t)p->latent_h * p->latent_w / 4, p->latent_t,
+			      o->flow_shift, o->shift, e));
+	p->cond = o->cond;
+	p->guidance = (sora_guidance){o->guidance, o->guidance_img, o->text_osci, o->image_osci,
+				      o->scale_temporal_osci && sora_cond_is_i2v(o->cond)};
+	return 0;
+fail:
+	return -1;
+}
+
+uint64_t sora_sample_seed(uint64_t seed, int k)
+{
+	return seed + (uint64_t)k;
+}
+
+int64_t sora_sample_latent_size(const sora_sample_plan *p)
+{
+	return (int64_t)p->latent_c * p->latent_t * p->latent_h * p->latent_w;
+}
+
+int sora_sample_noise(const sora_sample_plan *p, int B, uint64_t seed, float *noise, sora_err *e)
+{
+	int64_t n;
+	return sora_get_noise(noise, &n, B, p->height, p->width, p->latent_t, seed, p->patch, p->latent_c, e);
+}
+
+int sora_sample_run(const sora_sample_plan *p, int B, const float *noise, const sora_cond_ref *refs,
+		    sora_flow_model model, void *ctx, float *latent, sora_err *e)
+{
+	const int C = p->latent_c, T = p->latent_t, H = p->latent_h, W = p->latent_w;
+	const int64_t per = sora_sample_latent_size(p);
+	float *x = NULL, *masks = NULL, *masked = NULL, *cond = NULL;
+	CHECK(e, B > 0, "sample: batch must be positive");
+	CHECK_ALLOC(e, x = malloc((size_t)(B * per) * sizeof *x));
+	CHECK_ALLOC(e, masks = malloc((size_t)(B * per / C) * sizeof *masks));
+	CHECK_ALLOC(e, masked = malloc((size_t)(B * per) * sizeof *masked));
+	CHECK_ALLOC(e, cond = malloc((size_t)(B * p->tokens * p->cond_features) * sizeof *cond));
+	TRY(sora_pack(x, noise, B, C, T, H, W, p->patch, e));
+	TRY(sora_prepare_condition(masks, masked, B, C, T, H, W, p->cond, refs, e));
+	TRY(sora_pack_condition(cond, masks, masked, B, C, T, H, W, p->patch, e));
+	TRY(sora_denoise(x, B, T, p->tokens, p->features, cond, p->cond_features, p->timesteps, p->num_steps,
+			 0, &p->guidance, model, ctx, e));
+	TRY(sora_unpack(latent, x, B, C, T, p->height, p->width, p->patch, e));
+	sora_restore_ref_frames(latent, B, C, T, H, W, p->cond, refs);
+	free(x);
+	free(masks);
+	free(masked);
+	free(cond);
+	return 0;
+fail:
+	free(x);
+	free(masks);
+	free(masked);
+	free(cond);
+	return -1;
+}
