@@ -80,8 +80,8 @@ void sora_aspect_ratios(sora_ar_dict *d, int64_t total_pixels, int training)
 	d->n = 0;
 	for (int i = 0; i < 9; i++) {
 		const char *ratio = sora_aspect_ratio_list[i];
-		double wr, hr;
-		parse_ratio(ratio, &wr, &hr);
+		double wr = 1, hr = 1;
+		parse_ratio(ratio, &wr, &hr); /* the list's names always parse */
 		/* int(sqrt(...) // D) * D and int((total / width) // D) * D: a float floor division */
 		int64_t width = (int64_t)floor(sqrt((double)total_pixels * (wr / hr)) / D) * D;
 		int64_t height = (int64_t)floor((double)total_pixels / (double)width / D) * D;

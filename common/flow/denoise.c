@@ -145,9 +145,9 @@ int sora_denoise(float *x, int B, int T, int64_t L, int F, const float *cond, in
 	      num_steps);
 	CHECK(e, first_step >= 0 && first_step < num_steps, "denoise: first step %d outside 0..%d",
 	      first_step, num_steps - 1);
-	CHECK_ALLOC(e, img = malloc((size_t)(3 * per) * sizeof *img));
-	CHECK_ALLOC(e, pred = malloc((size_t)(3 * per) * sizeof *pred));
-	CHECK_ALLOC(e, cond3 = calloc((size_t)(3 * B * L * Fc), sizeof *cond3));
+	CHECK_ALLOC(e, img = malloc((size_t)per * 3 * sizeof *img));
+	CHECK_ALLOC(e, pred = malloc((size_t)per * 3 * sizeof *pred));
+	CHECK_ALLOC(e, cond3 = calloc((size_t)3 * B * L * Fc, sizeof *cond3));
 	CHECK_ALLOC(e, ramp = malloc((size_t)T * sizeof *ramp));
 	CHECK_ALLOC(e, steps_upper = malloc((size_t)(num_steps + 1) * sizeof *steps_upper));
 	if (cond) {

@@ -1,5 +1,7 @@
 #include "np_rng.h"
 
+#include <stddef.h>
+
 /* SeedSequence's hashing constants (numpy/random/bit_generator.pyx). */
 enum {
 	POOL = 4,
@@ -42,8 +44,10 @@ static void seed_sequence(uint64_t seed, uint64_t out[4])
 		v *= h;
 		words[i] = v ^ v >> XSHIFT;
 	}
-	for (int i = 0; i < 4; i++)
-		out[i] = (uint64_t)words[2 * i] | (uint64_t)words[2 * i + 1] << 32;
+	for (int i = 0; i < 4; i++) {
+		const uint32_t *pair = words + (ptrdiff_t)2 * i;
+		out[i] = (uint64_t)pair[0] | (uint64_t)pair[1] << 32;
+	}
 }
 
 static const unsigned __int128 PCG_MULT =

@@ -51,9 +51,10 @@ void sora_img_ids(float *img_ids, int B, int T, int h, int w)
 	for (int64_t b = 0; b < B; b++)
 		for (int64_t i = 0; i < L; i++) {
 			float *id = img_ids + (b * L + i) * 3;
-			id[0] = (float)(i / ((int64_t)h * w));
-			id[1] = (float)(i / w % h);
-			id[2] = (float)(i % w);
+			int64_t t = i / ((int64_t)h * w), y = i / w % h, x = i % w;
+			id[0] = (float)t;
+			id[1] = (float)y;
+			id[2] = (float)x;
 		}
 }
 

@@ -7,8 +7,9 @@
  *   - 16 values or more (contiguous): every value first gets a uniform u = (r & 0xffffff)·2⁻²⁴ from one
  *     32-bit draw, then each block of 16 becomes 8 Box–Muller pairs (u1 = 1 − data[j], u2 = data[j+8]);
  *     when the size is not a multiple of 16 the last 16 values are drawn again and transformed again.
- *     torch's AVX2 build (what Debian's and the pip wheels run on x86-64) evaluates log, sin and cos with
- *     the Cephes polynomials of avx_mathfun.h in float32; those are reproduced operation for operation.
+ *     torch's AVX2 kernels (what its x86-64 builds run on an AVX2 machine) evaluate log, sin and cos with
+ *     the Cephes polynomials of avx_mathfun.h in float32, compiled with -mfma so that GCC fuses some of
+ *     the multiply-adds; those are reproduced operation for operation, fusions included.
  *   - fewer than 16: one double Box–Muller normal per value from two 53-bit uniforms (each from two
  *     32-bit draws), r = √(−2·log(1 − u2)), θ = 2π·u1, the sine half cached in the generator for the next
  *     call, as torch's normal_distribution<double> does.

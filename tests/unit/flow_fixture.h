@@ -50,7 +50,18 @@ static inline void flow_open_json(sora_json *j, const char *rel, int say)
 	cr_assert_eq(sora_json_load(j, flow_fixture(p, sizeof p, rel), &e), 0, "%s", e.msg);
 }
 
-/* An F32 tensor of the fixture with n elements (n = 0: any). */
+/* Copies handed out by flow_f32, freed when the test process exits. */
+static float *flow_copies[512];
+static int flow_ncopies;
+
+static inline void flow_free_copies(void)
+{
+	while (flow_ncopies > 0)
+		free(flow_copies[--flow_ncopies]);
+}
+
+/* An F32 tensor of the fixture with n elements (n = 0: any), as an aligned copy: a tensor placed after
+ * bf16 data in the file may sit at an address that is not a multiple of 4. */
 static inline const float *flow_f32(const sora_safetensors *st, const char *name, int64_t n)
 {
 	const sora_st_tensor *t = sora_st_find(st, name);
@@ -59,7 +70,14 @@ static inline const float *flow_f32(const sora_safetensors *st, const char *name
 	if (n)
 		cr_assert_eq((int64_t)(t->nbytes / 4), n, "%s: %zu values, expected %lld", name,
 			     t->nbytes / 4, (long long)n);
-	return t->data;
+	if (flow_ncopies == 0)
+		atexit(flow_free_copies);
+	cr_assert_lt(flow_ncopies, 512, "too many fixture tensors in one test");
+	float *copy = malloc(t->nbytes ? t->nbytes : 1);
+	cr_assert(copy);
+	memcpy(copy, t->data, t->nbytes);
+	flow_copies[flow_ncopies++] = copy;
+	return copy;
 }
 
 /* Bit-exact comparison; logs the count of differing values and the largest difference. */

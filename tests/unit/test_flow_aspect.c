@@ -96,11 +96,12 @@ Test(flow_aspect, image_size_sanitize_closest)
 			  "sanitize %s: %dx%d", c->string, h, w);
 	}
 	sora_ar_dict d;
-	sora_aspect_ratios(&d, 256 * 256, 1);
+	sora_aspect_ratios(&d, 65536, 1); /* 256px */
 	cJSON_ArrayForEach(c, sora_json_find(&j, "get_closest_ratio(256px training dict)"))
 	{
-		int h, w;
-		cr_assert(sscanf(c->string, "%dx%d", &h, &w) == 2);
+		char *x;
+		long h = strtol(c->string, &x, 10), w = strtol(x + 1, NULL, 10);
+		cr_assert(*x == 'x' && h > 0 && w > 0, "%s", c->string);
 		cr_expect_str_eq(sora_closest_ratio(h, w, &d), c->valuestring, "closest ratio of %s",
 				 c->string);
 	}
@@ -164,9 +165,10 @@ static void check_stage1(const sora_bucket *b, const cJSON *ref)
 		cr_assert(r, "no resolution %s", res->string);
 		cJSON_ArrayForEach(t, res)
 		{
-			cr_expect_eq(r->f[k].t, atoi(t->string), "%s frame order %d", res->string, k);
-			cr_expect_eq(sora_bucket_index(b, res->string, atoi(t->string)), t->valueint,
-				     "id %s/%s", res->string, t->string);
+			int frames = (int)strtol(t->string, NULL, 10);
+			cr_expect_eq(r->f[k].t, frames, "%s frame order %d", res->string, k);
+			cr_expect_eq(sora_bucket_index(b, res->string, frames), t->valueint, "id %s/%s",
+				     res->string, t->string);
 			k++;
 			ids++;
 		}

@@ -9,6 +9,19 @@
 #include "flow/torch_rng.h"
 #include "flow_fixture.h"
 
+/* Sizes of the fixture run: a [16, 3, 8, 8] latent = 48 tokens of 64 features (68 with the condition). */
+enum {
+	NX = 48 * 64,          /* one packed sample */
+	NX3 = 3 * NX,          /* the model batch [x; x; x] */
+	NC = 48 * 68,          /* one packed condition */
+	NC3 = 3 * NC,          /* the condition batch */
+	NLAT = 16 * 3 * 8 * 8, /* one latent */
+	NMASK = 3 * 8 * 8,     /* its mask */
+	NREF = 16 * 8 * 8,     /* one reference latent frame */
+	NIDS = 48 * 3,         /* img_ids of one sample */
+	NIDS3 = 3 * NIDS,
+};
+
 typedef struct replay {
 	const sora_safetensors *st;
 	const char *prefix;      /* "denoise3." or "" */
@@ -31,7 +44,7 @@ static int replay_model(void *ctx, int step, int n, float t, const float *img, c
 	double rel = flow_expect_close(name, img, x_in, r->n, 1e-5);
 	r->worst_x_in = rel > r->worst_x_in ? rel : r->worst_x_in;
 	if (r->cond_batch)
-		flow_expect_exact("cond batch", cond, r->cond_batch, 3 * 48 * 68);
+		flow_expect_exact("cond batch", cond, r->cond_batch, NC3);
 	snprintf(name, sizeof name, "%sstep%d.pred", r->prefix, step);
 	memcpy(pred, flow_f32(r->st, name, r->n), (size_t)r->n * sizeof *pred);
 	r->calls++;
@@ -45,38 +58,36 @@ Test(flow_denoise, denoise3_inputs)
 {
 	sora_safetensors *st = flow_open_st("flow_io.safetensors", 1);
 	sora_err e = {0};
-	static float noise[16 * 3 * 8 * 8], masks[3 * 8 * 8], masked[16 * 3 * 8 * 8], cond[48 * 68],
-	    img[48 * 64], ids[48 * 3];
+	static float noise[NLAT], masks[NMASK], masked[NLAT], cond[NC], img[NX], ids[NIDS];
 	int64_t n;
 	cr_assert_eq(sora_get_noise(noise, &n, 1, 64, 64, 3, 1234, 2, 16, &e), 0, "%s", e.msg);
 	flow_expect_exact("denoise3.noise", noise, flow_f32(st, "denoise3.noise", n), n);
 	float ts[4];
-	cr_assert_eq(sora_get_schedule(ts, 3, 8 * 8 / 4, 3, -1, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_get_schedule(ts, 3, 16, 3, -1, 1, &e), 0, "%s", e.msg);
 	flow_expect_exact("denoise3.timesteps", ts, flow_f32(st, "denoise3.timesteps", 4), 4);
-	sora_cond_ref ref = {flow_f32(st, "denoise3.ref_latent", 16 * 64), NULL, 1, 0};
+	sora_cond_ref ref = {flow_f32(st, "denoise3.ref_latent", NREF), NULL, 1, 0};
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0,
 		     "%s", e.msg);
-	flow_expect_exact("denoise3.masks", masks, flow_f32(st, "denoise3.masks", 3 * 64), 3 * 64);
-	flow_expect_exact("denoise3.masked_ref", masked, flow_f32(st, "denoise3.masked_ref", 16 * 3 * 64),
-			  16 * 3 * 64);
+	flow_expect_exact("denoise3.masks", masks, flow_f32(st, "denoise3.masks", NMASK), NMASK);
+	flow_expect_exact("denoise3.masked_ref", masked, flow_f32(st, "denoise3.masked_ref", NLAT), NLAT);
 	cr_assert_eq(sora_pack_condition(cond, masks, masked, 1, 16, 3, 8, 8, 2, &e), 0, "%s", e.msg);
-	const float *cb = flow_f32(st, "denoise3.cond_batch", 3 * 48 * 68);
-	flow_expect_exact("denoise3.cond_batch[0]", cond, cb, 48 * 68);
-	flow_expect_exact("denoise3.cond_batch[1]", cond, cb + 48 * 68, 48 * 68);
-	static const float zeros[48 * 68];
-	flow_expect_exact("denoise3.cond_batch[2]", zeros, cb + 2 * 48 * 68, 48 * 68);
+	const float *cb = flow_f32(st, "denoise3.cond_batch", NC3);
+	flow_expect_exact("denoise3.cond_batch[0]", cond, cb, NC);
+	flow_expect_exact("denoise3.cond_batch[1]", cond, cb + NC, NC);
+	static const float zeros[NC];
+	flow_expect_exact("denoise3.cond_batch[2]", zeros, cb + (int64_t)2 * NC, NC);
 	cr_assert_eq(sora_pack(img, noise, 1, 16, 3, 8, 8, 2, &e), 0, "%s", e.msg);
-	const float *img0 = flow_f32(st, "denoise3.img0", 3 * 48 * 64);
+	const float *img0 = flow_f32(st, "denoise3.img0", NX3);
 	sora_img_ids(ids, 1, 3, 4, 4);
-	const float *rid = flow_f32(st, "denoise3.img_ids", 3 * 48 * 3);
+	const float *rid = flow_f32(st, "denoise3.img_ids", NIDS3);
 	for (int b = 0; b < 3; b++) {
-		flow_expect_exact("denoise3.img0[b]", img, img0 + b * 48 * 64, 48 * 64);
-		flow_expect_exact("denoise3.img_ids[b]", ids, rid + b * 48 * 3, 48 * 3);
+		flow_expect_exact("denoise3.img0[b]", img, img0 + (int64_t)b * NX, NX);
+		flow_expect_exact("denoise3.img_ids[b]", ids, rid + (int64_t)b * NIDS, NIDS);
 	}
 	/* t2v: no condition at all; i2v on a one-frame latent: none either */
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_T2V, &ref, &e), 0);
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 1, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0);
-	for (int i = 0; i < 3 * 64; i++)
+	for (int i = 0; i < NMASK; i++)
 		cr_assert_eq(masks[i], 0.0f);
 	sora_st_close(st);
 }
@@ -85,25 +96,24 @@ Test(flow_denoise, denoise3_loop)
 {
 	sora_safetensors *st = flow_open_st("flow_io.safetensors", 0);
 	sora_err e = {0};
-	static float x[48 * 64], lat[16 * 3 * 8 * 8];
-	memcpy(x, flow_f32(st, "denoise3.img0", 3 * 48 * 64), sizeof x);
+	static float x[NX], lat[NLAT];
+	memcpy(x, flow_f32(st, "denoise3.img0", NX3), sizeof x);
 	replay r = {st,
 		    "denoise3.",
-		    flow_f32(st, "denoise3.cond_batch", 3 * 48 * 68),
+		    flow_f32(st, "denoise3.cond_batch", NC3),
 		    flow_f32(st, "denoise3.timesteps", 4),
-		    3 * 48 * 64,
+		    NX3,
 		    0,
 		    0};
-	const float *cond = flow_f32(st, "denoise3.cond_batch", 3 * 48 * 68);
+	const float *cond = flow_f32(st, "denoise3.cond_batch", NC3);
 	cr_assert_eq(sora_denoise(x, 1, 3, 48, 64, cond, 68, r.timesteps, 3, 0, &reference_guidance,
 				  replay_model, &r, &e),
 		     0, "%s", e.msg);
 	cr_expect_eq(r.calls, 3);
-	flow_expect_close("denoise3.x_final_packed", x, flow_f32(st, "denoise3.x_final_packed", 48 * 64),
-			  48 * 64, 1e-5);
-	cr_assert_eq(sora_unpack(lat, x, 1, 16, 3, 64, 64, 2, &e), 0, "%s", e.msg);
-	flow_expect_close("denoise3.x_final", lat, flow_f32(st, "denoise3.x_final", 16 * 3 * 64), 16 * 3 * 64,
+	flow_expect_close("denoise3.x_final_packed", x, flow_f32(st, "denoise3.x_final_packed", NX), NX,
 			  1e-5);
+	cr_assert_eq(sora_unpack(lat, x, 1, 16, 3, 64, 64, 2, &e), 0, "%s", e.msg);
+	flow_expect_close("denoise3.x_final", lat, flow_f32(st, "denoise3.x_final", NLAT), NLAT, 1e-5);
 	cr_log_info("denoise3: worst step input %.3g of max", r.worst_x_in);
 	sora_st_close(st);
 }
@@ -114,19 +124,19 @@ Test(flow_denoise, denoise12_oscillation)
 {
 	sora_safetensors *st = flow_open_st("flow_io.safetensors", 0);
 	sora_err e = {0};
-	static float x[48 * 64];
-	memcpy(x, flow_f32(st, "denoise12.step10.x_in", 3 * 48 * 64), sizeof x);
+	static float x[NX];
+	memcpy(x, flow_f32(st, "denoise12.step10.x_in", NX3), sizeof x);
 	float ts[13];
 	cr_assert_eq(sora_get_schedule(ts, 12, 16, 3, -1, 1, &e), 0, "%s", e.msg);
 	flow_expect_exact("denoise12.timesteps", ts, flow_f32(st, "denoise12.timesteps", 13), 13);
-	replay r = {st, "denoise12.", NULL, ts, 3 * 48 * 64, 0, 0};
-	const float *cond = flow_f32(st, "denoise3.cond_batch", 3 * 48 * 68);
+	replay r = {st, "denoise12.", NULL, ts, NX3, 0, 0};
+	const float *cond = flow_f32(st, "denoise3.cond_batch", NC3);
 	cr_assert_eq(
 	    sora_denoise(x, 1, 3, 48, 64, cond, 68, ts, 12, 10, &reference_guidance, replay_model, &r, &e), 0,
 	    "%s", e.msg);
 	cr_expect_eq(r.calls, 2);
-	flow_expect_close("denoise12.x_final_packed", x, flow_f32(st, "denoise12.x_final_packed", 48 * 64),
-			  48 * 64, 1e-5);
+	flow_expect_close("denoise12.x_final_packed", x, flow_f32(st, "denoise12.x_final_packed", NX), NX,
+			  1e-5);
 	cr_expect_eq(sora_oscillation(7.5f, 9), 7.5f);
 	cr_expect_eq(sora_oscillation(7.5f, 10), 7.5f);
 	cr_expect_eq(sora_oscillation(7.5f, 11), 1.0f);
@@ -140,32 +150,32 @@ Test(flow_denoise, e2e_i2v_until_decode)
 {
 	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors", 1);
 	sora_err e = {0};
-	static float noise[16 * 3 * 64], x[48 * 64], masks[3 * 64], masked[16 * 3 * 64], cond[48 * 68],
-	    lat[16 * 3 * 64];
+	static float noise[NLAT], x[NX], masks[NMASK], masked[NLAT], cond[NC], lat[NLAT];
 	int64_t n;
 	cr_assert_eq(sora_get_noise(noise, &n, 1, 64, 64, 3, 42, 2, 16, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_pack(x, noise, 1, 16, 3, 8, 8, 2, &e), 0, "%s", e.msg);
-	const float *x_in0 = flow_f32(st, "step0.x_in", 3 * 48 * 64);
+	const float *x_in0 = flow_f32(st, "step0.x_in", NX3);
 	for (int b = 0; b < 3; b++)
-		flow_expect_exact("e2e step0.x_in = packed get_noise(seed 42)", x, x_in0 + b * 48 * 64,
-				  48 * 64);
-	sora_cond_ref ref = {flow_f32(st, "ref_latent", 16 * 64), NULL, 1, 0};
+		flow_expect_exact("e2e step0.x_in = packed get_noise(seed 42)", x, x_in0 + (int64_t)b * NX,
+				  NX);
+	sora_cond_ref ref = {flow_f32(st, "ref_latent", NREF), NULL, 1, 0};
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0);
 	cr_assert_eq(sora_pack_condition(cond, masks, masked, 1, 16, 3, 8, 8, 2, &e), 0, "%s", e.msg);
 	float ts[4];
 	cr_assert_eq(sora_get_schedule(ts, 3, 16, 3, -1, 1, &e), 0, "%s", e.msg);
-	replay r = {st, "", NULL, ts, 3 * 48 * 64, 0, 0};
+	replay r = {st, "", NULL, ts, NX3, 0, 0};
 	cr_assert_eq(
 	    sora_denoise(x, 1, 3, 48, 64, cond, 68, ts, 3, 0, &reference_guidance, replay_model, &r, &e), 0,
 	    "%s", e.msg);
 	cr_assert_eq(sora_unpack(lat, x, 1, 16, 3, 64, 64, 2, &e), 0, "%s", e.msg);
 	sora_restore_ref_frames(lat, 1, 16, 3, 8, 8, SORA_COND_I2V_HEAD, &ref);
-	const float *ref_lat = flow_f32(st, "ref_latent", 16 * 64);
+	const float *ref_lat = flow_f32(st, "ref_latent", NREF);
 	for (int c = 0; c < 16; c++)
-		flow_expect_exact("latent frame 0 = reference", lat + c * 3 * 64, ref_lat + c * 64, 64);
-	for (int i = 0; i < 16 * 3 * 64; i++)
+		flow_expect_exact("latent frame 0 = reference", lat + (int64_t)c * NMASK,
+				  ref_lat + (int64_t)c * 64, 64);
+	for (int i = 0; i < NLAT; i++)
 		lat[i] = lat[i] / 0.476986f;
-	flow_expect_close("e2e decode_in_unscaled", lat, flow_f32(st, "decode_in_unscaled", 16 * 3 * 64),
-			  16 * 3 * 64, 1e-5);
+	flow_expect_close("e2e decode_in_unscaled", lat, flow_f32(st, "decode_in_unscaled", NLAT), NLAT,
+			  1e-5);
 	sora_st_close(st);
 }

@@ -34,7 +34,7 @@ Test(flow_sampler, plan_defaults_and_errors)
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
 	cr_expect(p.height == 192 && p.width == 336, "%dx%d", p.height, p.width);
 	cr_expect(p.latent_t == 33 && p.latent_h == 24 && p.latent_w == 42);
-	cr_expect_eq(p.tokens, 33 * 12 * 21);
+	cr_expect_eq(p.tokens, (int64_t)33 * 12 * 21);
 	cr_expect(p.features == 64 && p.cond_features == 68);
 	cr_expect_eq(p.guidance.temporal_ramp, 0, "t2v has no temporal image-guidance ramp");
 	char path[1024];
@@ -76,6 +76,9 @@ Test(flow_sampler, plan_defaults_and_errors)
 	cr_expect_eq(sora_sample_seed(42, 2), 44);
 }
 
+/* The e2e run: a [16, 3, 8, 8] latent, 48 tokens of 64 features, model batch of 3. */
+enum { NX3 = 3 * 48 * 64, NLAT = 16 * 3 * 8 * 8, NREF = 16 * 8 * 8 };
+
 typedef struct replay {
 	const sora_safetensors *st;
 	int calls;
@@ -87,9 +90,9 @@ static int replay_model(void *ctx, int step, int n, float t, const float *img, c
 	replay *r = ctx;
 	char name[64];
 	snprintf(name, sizeof name, "step%d.x_in", step);
-	flow_expect_close(name, img, flow_f32(r->st, name, 3 * 48 * 64), 3 * 48 * 64, 1e-5);
+	flow_expect_close(name, img, flow_f32(r->st, name, NX3), NX3, 1e-5);
 	snprintf(name, sizeof name, "step%d.pred", step);
-	memcpy(pred, flow_f32(r->st, name, 3 * 48 * 64), 3 * 48 * 64 * sizeof *pred);
+	memcpy(pred, flow_f32(r->st, name, NX3), (size_t)NX3 * sizeof *pred);
 	r->calls++;
 	return 0;
 }
@@ -114,17 +117,17 @@ Test(flow_sampler, e2e_i2v_api)
 	o.num_steps = 3;
 	o.cond = SORA_COND_I2V_HEAD;
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
-	cr_assert_eq(sora_sample_latent_size(&p), 16 * 3 * 8 * 8);
-	static float noise[16 * 3 * 64], lat[16 * 3 * 64];
+	cr_assert_eq(sora_sample_latent_size(&p), NLAT);
+	static float noise[NLAT], lat[NLAT];
 	cr_assert_eq(sora_sample_noise(&p, 1, sora_sample_seed(42, 0), noise, &e), 0, "%s", e.msg);
-	sora_cond_ref ref = {flow_f32(st, "ref_latent", 16 * 64), NULL, 1, 0};
+	sora_cond_ref ref = {flow_f32(st, "ref_latent", NREF), NULL, 1, 0};
 	replay r = {st, 0};
 	cr_assert_eq(sora_sample_run(&p, 1, noise, &ref, replay_model, &r, lat, &e), 0, "%s", e.msg);
 	cr_expect_eq(r.calls, 3);
-	for (int i = 0; i < 16 * 3 * 64; i++)
+	for (int i = 0; i < NLAT; i++)
 		lat[i] = lat[i] / 0.476986f;
-	flow_expect_close("sampler e2e decode_in_unscaled", lat,
-			  flow_f32(st, "decode_in_unscaled", 16 * 3 * 64), 16 * 3 * 64, 1e-5);
+	flow_expect_close("sampler e2e decode_in_unscaled", lat, flow_f32(st, "decode_in_unscaled", NLAT),
+			  NLAT, 1e-5);
 	cr_expect_eq(sora_sample_run(&p, 1, noise, &ref, failing_model, NULL, lat, &e), -1);
 	cr_expect(strstr(e.msg, "step 1 of 3") && strstr(e.msg, "model says no"), "%s", e.msg);
 	sora_st_close(st);

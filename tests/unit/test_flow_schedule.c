@@ -6,6 +6,18 @@
 #include "flow/torch_rng.h"
 #include "flow_fixture.h"
 
+/* pack.small: [2, 3, 2, 4, 6] → [2, 12, 12]; pack.latent: [1, 16, 3, 8, 12] → [1, 72, 64]. */
+enum {
+	SMALL_X = 2 * 3 * 2 * 4 * 6,
+	SMALL_P = 2 * 12 * 12,
+	LAT_X = 16 * 3 * 8 * 12,
+	LAT_P = 72 * 64,
+	IDS = 72 * 3,
+	TXT_IDS = 5 * 3,
+	NOISE = LAT_X,
+	TINY_X = 2 * 48 * 64,
+};
+
 /* The latent T, H, W of a case of flow_tables.json's α table. */
 static void case_thw(const sora_json *tab, const char *name, int thw[3])
 {
@@ -33,8 +45,9 @@ Test(flow_schedule, alpha_table)
 		int T = cJSON_GetArrayItem(l, 0)->valueint, H = cJSON_GetArrayItem(l, 1)->valueint,
 		    W = cJSON_GetArrayItem(l, 2)->valueint;
 		double want = cJSON_GetObjectItemCaseSensitive(c, "alpha")->valuedouble;
-		cr_expect_eq(cJSON_GetObjectItemCaseSensitive(c, "tokens_per_frame")->valueint, H * W / 4);
-		double got = sora_flow_alpha(H * W / 4, T);
+		int tokens = H * W / 4;
+		cr_expect_eq(cJSON_GetObjectItemCaseSensitive(c, "tokens_per_frame")->valueint, tokens);
+		double got = sora_flow_alpha(tokens, T);
 		cr_expect(got == want, "α %s: %.17g, want %.17g", c->string, got, want);
 		n++;
 	}
@@ -53,9 +66,14 @@ Test(flow_schedule, schedules)
 	int n = 0;
 	cJSON_ArrayForEach(c, sora_json_find(&tab, "get_schedule"))
 	{
-		char base[64], suffix[64] = "";
-		int steps = 0;
-		cr_assert(sscanf(c->string, "%63[^.].%d.%63s", base, &steps, suffix) >= 2, "%s", c->string);
+		/* "<case>.<steps>[.<suffix>]" */
+		char base[64], *rest;
+		size_t nb = strcspn(c->string, ".");
+		cr_assert(nb < sizeof base && c->string[nb] == '.', "%s", c->string);
+		memcpy(base, c->string, nb);
+		base[nb] = '\0';
+		int steps = (int)strtol(c->string + nb + 1, &rest, 10);
+		const char *suffix = *rest == '.' ? rest + 1 : "";
 		int thw[3];
 		case_thw(&tab, base, thw);
 		int shift = strcmp(suffix, "shift_false") != 0;
@@ -105,14 +123,13 @@ Test(flow_schedule, get_noise_is_torch_randn)
 	sora_err e = {0};
 	int64_t n = 0;
 	cr_assert_eq(sora_get_noise(NULL, &n, 1, 64, 96, 3, 42, 2, 16, &e), 0, "%s", e.msg);
-	cr_assert_eq(n, 16 * 3 * 8 * 12);
-	float *x = malloc((size_t)n * sizeof *x);
+	cr_assert_eq(n, NOISE);
+	static float x[NOISE];
 	cr_assert(x);
 	cr_assert_eq(sora_get_noise(x, &n, 1, 64, 96, 3, 42, 2, 16, &e), 0, "%s", e.msg);
 	flow_expect_exact("noise.get_noise_seed42_64x96_T3", x,
 			  flow_f32(st, "noise.get_noise_seed42_64x96_T3", n), n);
 	cr_expect_eq(sora_get_noise(x, &n, 1, 0, 96, 3, 42, 2, 16, &e), -1);
-	free(x);
 	sora_st_close(st);
 }
 
@@ -144,15 +161,14 @@ Test(flow_schedule, train_t)
 		flow_expect_exact(name, t, flow_f32(st, name, B), B);
 		if (strcmp(c->string, "tiny_3x8x8") != 0)
 			continue;
-		int64_t n = (int64_t)B * 48 * 64;
-		float *x1 = malloc((size_t)n * sizeof *x1), *xt = malloc((size_t)n * sizeof *xt);
-		cr_assert(x1 && xt);
+		/* two samples of 48 tokens × 64 features */
+		cr_assert_eq(B, 2);
+		static float x1[TINY_X], xt[TINY_X];
+		const int64_t n = TINY_X;
 		sora_torch_randn(&g, x1, n);
 		flow_expect_exact("train_t.tiny_3x8x8.x_1", x1, flow_f32(st, "train_t.tiny_3x8x8.x_1", n), n);
 		sora_flow_interpolate(xt, flow_f32(st, "train_t.tiny_3x8x8.x_0_packed", n), x1, t, B, n / B);
 		flow_expect_exact("train_t.tiny_3x8x8.x_t", xt, flow_f32(st, "train_t.tiny_3x8x8.x_t", n), n);
-		free(x1);
-		free(xt);
 	}
 	sora_st_close(st);
 	sora_json_free(&tab);
@@ -162,28 +178,27 @@ Test(flow_schedule, pack_unpack_ids)
 {
 	sora_safetensors *st = flow_open_st("flow_io.safetensors", 0);
 	sora_err e = {0};
-	float small[2 * 12 * 12], back[2 * 3 * 2 * 4 * 6];
-	const float *sx = flow_f32(st, "pack.small.x", 2 * 3 * 2 * 4 * 6);
+	float small[SMALL_P], back[SMALL_X];
+	const float *sx = flow_f32(st, "pack.small.x", SMALL_X);
 	cr_assert_eq(sora_pack(small, sx, 2, 3, 2, 4, 6, 2, &e), 0, "%s", e.msg);
-	flow_expect_exact("pack.small.packed", small, flow_f32(st, "pack.small.packed", 2 * 12 * 12),
-			  2 * 12 * 12);
+	flow_expect_exact("pack.small.packed", small, flow_f32(st, "pack.small.packed", SMALL_P), SMALL_P);
 	/* 4×6 latent = 32×48 pixels: unpack takes pixel sizes */
 	cr_assert_eq(sora_unpack(back, small, 2, 3, 2, 32, 48, 2, &e), 0, "%s", e.msg);
-	flow_expect_exact("pack.small round trip", back, sx, 2 * 3 * 2 * 4 * 6);
+	flow_expect_exact("pack.small round trip", back, sx, SMALL_X);
 
-	static float lat[72 * 64], lback[16 * 3 * 8 * 12];
-	const float *lx = flow_f32(st, "pack.latent.x", 16 * 3 * 8 * 12);
+	static float lat[LAT_P], lback[LAT_X];
+	const float *lx = flow_f32(st, "pack.latent.x", LAT_X);
 	cr_assert_eq(sora_pack(lat, lx, 1, 16, 3, 8, 12, 2, &e), 0, "%s", e.msg);
-	flow_expect_exact("pack.latent.packed", lat, flow_f32(st, "pack.latent.packed", 72 * 64), 72 * 64);
+	flow_expect_exact("pack.latent.packed", lat, flow_f32(st, "pack.latent.packed", LAT_P), LAT_P);
 	cr_assert_eq(sora_unpack(lback, lat, 1, 16, 3, 64, 96, 2, &e), 0, "%s", e.msg);
-	flow_expect_exact("pack.latent round trip", lback, lx, 16 * 3 * 8 * 12);
+	flow_expect_exact("pack.latent round trip", lback, lx, LAT_X);
 
-	float ids[72 * 3], txt[5 * 3];
+	float ids[IDS], txt[TXT_IDS];
 	sora_img_ids(ids, 1, 3, 4, 6);
-	flow_expect_exact("ids.img_ids", ids, flow_f32(st, "ids.img_ids", 72 * 3), 72 * 3);
+	flow_expect_exact("ids.img_ids", ids, flow_f32(st, "ids.img_ids", IDS), IDS);
 	memset(txt, 0xff, sizeof txt);
 	sora_txt_ids(txt, 1, 5);
-	flow_expect_exact("ids.txt_ids", txt, flow_f32(st, "ids.txt_ids", 5 * 3), 5 * 3);
+	flow_expect_exact("ids.txt_ids", txt, flow_f32(st, "ids.txt_ids", TXT_IDS), TXT_IDS);
 
 	cr_expect_eq(sora_pack(small, sx, 2, 3, 2, 5, 6, 2, &e), -1);
 	cr_expect(strstr(e.msg, "multiple"), "%s", e.msg);
