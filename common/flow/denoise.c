@@ -194,6 +194,34 @@ fail:
 	return -1;
 }
 
+int sora_denoise_distilled(float *x, int B, int64_t L, int F, const float *timesteps, int num_steps,
+			   sora_flow_model model, void *ctx, sora_err *e)
+{
+	const int64_t per = (int64_t)B * L * F;
+	float *img = NULL, *pred = NULL;
+	CHECK(e, B > 0 && L > 0 && F > 0 && num_steps > 0,
+	      "denoise: bad sizes (B %d, L %lld, F %d, %d steps)", B, (long long)L, F, num_steps);
+	CHECK_ALLOC(e, img = malloc((size_t)per * sizeof *img));
+	CHECK_ALLOC(e, pred = malloc((size_t)per * sizeof *pred));
+	for (int i = 0; i < num_steps; i++) {
+		memcpy(img, x, (size_t)per * sizeof *img);
+		if (model(ctx, i, B, timesteps[i], img, NULL, pred, e) < 0) {
+			sora_err_prefix(e, "step %d of %d: ", i + 1, num_steps);
+			goto fail;
+		}
+		const float dt = (float)((double)timesteps[i + 1] - (double)timesteps[i]);
+		for (int64_t j = 0; j < per; j++)
+			x[j] = x[j] + dt * pred[j];
+	}
+	free(img);
+	free(pred);
+	return 0;
+fail:
+	free(img);
+	free(pred);
+	return -1;
+}
+
 void sora_restore_ref_frames(float *x, int B, int C, int T, int H, int W, sora_cond_type type,
 			     const sora_cond_ref *refs)
 {

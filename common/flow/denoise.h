@@ -70,6 +70,12 @@ int sora_denoise(float *x, int B, int T, int64_t L, int F, const float *cond, in
 		 int num_steps, int first_step, const sora_guidance *g, sora_flow_model model, void *ctx,
 		 sora_err *e);
 
+/* DistilledDenoiser.denoise (the FLUX text-to-image step of t2i2v): one model call per step on the B
+ * samples alone, no guidance batch (a guidance-distilled model takes its guidance as an input: keep it in
+ * the callback's context), cond NULL; x += (t_next − t)·pred. */
+int sora_denoise_distilled(float *x, int B, int64_t L, int F, const float *timesteps, int num_steps,
+			   sora_flow_model model, void *ctx, sora_err *e);
+
 /* After unpacking, api_fn puts the reference latent frames back: head → latent frame 0 (i2v_head,
  * i2v_loop), tail → the last (i2v_tail, i2v_loop). x is [B, C, T, H, W]; every sample with a ref gets
  * its own (the reference patches only sample 0, which is the same for one sample). */

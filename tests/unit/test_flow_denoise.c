@@ -179,3 +179,88 @@ Test(flow_denoise, e2e_i2v_until_decode)
 			  1e-5);
 	sora_st_close(st);
 }
+
+/* Synthetic conditions on a [2, 5, 1, 1] latent (C = 2, T = 5, one pixel): which frames each condition
+ * marks and copies, and which it puts back after sampling. */
+Test(flow_denoise, condition_frames)
+{
+	sora_err e = {0};
+	enum { C = 2, T = 5 };
+	float head[C * 3], tail[C * 2], masks[T], masked[C * T], lat[C * T];
+	for (int i = 0; i < C * 3; i++)
+		head[i] = (float)(10 + i); /* [C, 3 frames]: channel c frame f = 10 + 3c + f */
+	for (int i = 0; i < C * 2; i++)
+		tail[i] = (float)(20 + i); /* [C, 2 frames]: 20 + 2c + f */
+	sora_cond_ref ref = {head, tail, 3, 2};
+	static const struct {
+		sora_cond_type type;
+		float mask[T], ch1[T]; /* expected mask and channel 1 of masked */
+	} cases[] = {
+	    {SORA_COND_I2V_HEAD, {1, 0, 0, 0, 0}, {13, 0, 0, 0, 0}},
+	    {SORA_COND_I2V_TAIL, {0, 0, 0, 0, 1}, {0, 0, 0, 0, 23}},
+	    {SORA_COND_I2V_LOOP, {1, 0, 0, 0, 1}, {13, 0, 0, 0, 23}},
+	    {SORA_COND_T2V, {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		cr_assert_eq(sora_prepare_condition(masks, masked, 1, C, T, 1, 1, cases[k].type, &ref, &e), 0,
+			     "%s", e.msg);
+		for (int f = 0; f < T; f++) {
+			cr_expect_eq(masks[f], cases[k].mask[f], "%s frame %d mask",
+				     sora_cond_type_name(cases[k].type), f);
+			cr_expect_eq(masked[T + f], cases[k].ch1[f], "%s frame %d",
+				     sora_cond_type_name(cases[k].type), f);
+		}
+		for (int i = 0; i < C * T; i++)
+			lat[i] = -1;
+		sora_restore_ref_frames(lat, 1, C, T, 1, 1, cases[k].type, &ref);
+		for (int f = 0; f < T; f++)
+			cr_expect_eq(lat[T + f], cases[k].mask[f] ? cases[k].ch1[f] : -1,
+				     "%s restore frame %d", sora_cond_type_name(cases[k].type), f);
+	}
+	/* v2v needs 9 latent frames of reference: too short is an error naming the need */
+	cr_expect_eq(sora_prepare_condition(masks, masked, 1, C, T, 1, 1, SORA_COND_V2V_HEAD, &ref, &e), -1);
+	cr_expect(strstr(e.msg, "needs 9"), "%s", e.msg);
+	sora_cond_type c;
+	cr_expect_eq(sora_cond_type_parse("i2v_loop", &c, &e), 0);
+	cr_expect_eq(c, SORA_COND_I2V_LOOP);
+	cr_expect_eq(sora_cond_type_parse("i2v", &c, &e), -1);
+	cr_expect(strstr(e.msg, "unknown condition type \"i2v\""), "%s", e.msg);
+}
+
+/* v2v_tail on 12 latent frames: the last 9 frames from the last 9 of a 10-frame reference video. */
+Test(flow_denoise, v2v_tail_frames)
+{
+	sora_err e = {0};
+	enum { T = 12, R = 10 };
+	float vid[R], masks[T], masked[T];
+	for (int f = 0; f < R; f++)
+		vid[f] = (float)(100 + f);
+	sora_cond_ref ref = {vid, NULL, R, 0};
+	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 1, T, 1, 1, SORA_COND_V2V_TAIL, &ref, &e), 0,
+		     "%s", e.msg);
+	for (int f = 0; f < T; f++) {
+		cr_expect_eq(masks[f], f >= 3 ? 1.0f : 0.0f, "frame %d", f);
+		cr_expect_eq(masked[f], f >= 3 ? (float)(100 + f - 2) : 0.0f, "frame %d", f);
+	}
+}
+
+static int constant_velocity(void *ctx, int step, int n, float t, const float *img, const float *cond,
+			     float *pred, sora_err *e)
+{
+	cr_expect_null(cond);
+	cr_expect_eq(n, 1);
+	for (int i = 0; i < 4; i++)
+		pred[i] = 2.0f;
+	return 0;
+}
+
+/* The distilled loop integrates a constant velocity from t = 1 to 0: x − v. */
+Test(flow_denoise, distilled_constant_velocity)
+{
+	sora_err e = {0};
+	float x[4] = {1, 2, 3, 4}, ts[5];
+	cr_assert_eq(sora_get_schedule(ts, 4, 256, 1, -1, 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_denoise_distilled(x, 1, 1, 4, ts, 4, constant_velocity, NULL, &e), 0, "%s", e.msg);
+	for (int i = 0; i < 4; i++)
+		cr_expect_float_eq(x[i], (float)(i + 1) - 2.0f, 1e-6, "x[%d] = %g", i, x[i]);
+}
