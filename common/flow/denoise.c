@@ -226,7 +226,7 @@ void sora_restore_ref_frames(float *x, int B, int C, int T, int H, int W, sora_c
 			     const sora_cond_ref *refs)
 {
 	const int64_t HW = (int64_t)H * W;
-	if (!refs || T <= 1)
+	if (!refs)
 		return;
 	for (int b = 0; b < B; b++) {
 		const sora_cond_ref *r = &refs[b];

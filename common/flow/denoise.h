@@ -77,8 +77,9 @@ int sora_denoise_distilled(float *x, int B, int64_t L, int F, const float *times
 			   sora_flow_model model, void *ctx, sora_err *e);
 
 /* After unpacking, api_fn puts the reference latent frames back: head → latent frame 0 (i2v_head,
- * i2v_loop), tail → the last (i2v_tail, i2v_loop). x is [B, C, T, H, W]; every sample with a ref gets
- * its own (the reference patches only sample 0, which is the same for one sample). */
+ * i2v_loop), tail → the last (i2v_tail, i2v_loop), also for a one-frame latent (an image), as the reference
+ * does. x is [B, C, T, H, W]; every sample with a ref gets its own (the reference patches only sample 0,
+ * which is the same for one sample). */
 void sora_restore_ref_frames(float *x, int B, int C, int T, int H, int W, sora_cond_type type,
 			     const sora_cond_ref *refs);
 

@@ -129,8 +129,11 @@ int sora_sample_run(const sora_sample_plan *p, int B, const float *noise, const 
 	TRY(sora_pack(x, noise, B, C, T, H, W, p->patch, e));
 	TRY(sora_prepare_condition(masks, masked, B, C, T, H, W, p->cond, refs, e));
 	TRY(sora_pack_condition(cond, masks, masked, B, C, T, H, W, p->patch, e));
+	/* without references the reference falls back to t2v, and so does its image-guidance ramp */
+	sora_guidance g = p->guidance;
+	g.temporal_ramp = g.temporal_ramp && refs;
 	TRY(sora_denoise(x, B, T, p->tokens, p->features, cond, p->cond_features, p->timesteps, p->num_steps,
-			 0, &p->guidance, model, ctx, e));
+			 0, &g, model, ctx, e));
 	TRY(sora_unpack(latent, x, B, C, T, p->height, p->width, p->patch, e));
 	sora_restore_ref_frames(latent, B, C, T, H, W, p->cond, refs);
 	free(x);

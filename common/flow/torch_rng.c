@@ -187,6 +187,12 @@ void sora_torch_randn(sora_torch_rng *g, float *out, int64_t n)
 	}
 }
 
+void sora_torch_rand(sora_torch_rng *g, float *out, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		out[i] = uniform_f32(g);
+}
+
 int sora_get_noise(float *out, int64_t *n, int num_samples, int height, int width, int num_frames,
 		   uint64_t seed, int patch_size, int channel, sora_err *e)
 {

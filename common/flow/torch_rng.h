@@ -37,6 +37,9 @@ uint64_t sora_torch_rng_u64(sora_torch_rng *g);
 /* torch.randn(n, dtype=float32, generator=g) into out. */
 void sora_torch_randn(sora_torch_rng *g, float *out, int64_t n);
 
+/* torch.rand(n, dtype=float32, generator=g): one 32-bit draw per value, (r & 0xffffff)·2⁻²⁴. */
+void sora_torch_rand(sora_torch_rng *g, float *out, int64_t n);
+
 /* Open-Sora's sampling.get_noise(num_samples, height, width, num_frames, seed, patch_size, channel) on CPU in
  * float32: [num_samples, channel, num_frames, patch·⌈height/16⌉, patch·⌈width/16⌉] normal values from a
  * fresh generator seeded with seed. *n receives the element count when out is NULL (a size query). */

@@ -217,6 +217,12 @@ Test(flow_denoise, condition_frames)
 			cr_expect_eq(lat[T + f], cases[k].mask[f] ? cases[k].ch1[f] : -1,
 				     "%s restore frame %d", sora_cond_type_name(cases[k].type), f);
 	}
+	/* an image (one latent frame): no condition, but api_fn still puts the reference back */
+	cr_assert_eq(sora_prepare_condition(masks, masked, 1, C, 1, 1, 1, SORA_COND_I2V_HEAD, &ref, &e), 0);
+	cr_expect_eq(masks[0], 0.0f);
+	lat[0] = lat[1] = -1;
+	sora_restore_ref_frames(lat, 1, C, 1, 1, 1, SORA_COND_I2V_HEAD, &ref);
+	cr_expect(lat[0] == 10 && lat[1] == 13, "%g %g", lat[0], lat[1]);
 	/* v2v needs 9 latent frames of reference: too short is an error naming the need */
 	cr_expect_eq(sora_prepare_condition(masks, masked, 1, C, T, 1, 1, SORA_COND_V2V_HEAD, &ref, &e), -1);
 	cr_expect(strstr(e.msg, "needs 9"), "%s", e.msg);

@@ -204,3 +204,23 @@ Test(flow_schedule, pack_unpack_ids)
 	cr_expect(strstr(e.msg, "multiple"), "%s", e.msg);
 	sora_st_close(st);
 }
+
+/* Values PyTorch prints: torch.manual_seed(0); torch.rand(2, 3) and torch.manual_seed(0); torch.randn(2, 3)
+ * (4 decimals as printed). */
+Test(flow_schedule, torch_printed_values)
+{
+	static const float rand6[6] = {0.4963f, 0.7682f, 0.0885f, 0.1320f, 0.3074f, 0.6341f};
+	static const float randn6[6] = {1.5410f, -0.2934f, -2.1788f, 0.5684f, -1.0845f, -1.3986f};
+	float v[6];
+	sora_torch_rng g;
+	sora_torch_rng_seed(&g, 0);
+	sora_torch_rand(&g, v, 6);
+	for (int i = 0; i < 6; i++)
+		cr_expect(fabsf(v[i] - rand6[i]) < 6e-5f, "rand[%d] = %.5f, torch prints %.4f", i, v[i],
+			  rand6[i]);
+	sora_torch_rng_seed(&g, 0);
+	sora_torch_randn(&g, v, 6);
+	for (int i = 0; i < 6; i++)
+		cr_expect(fabsf(v[i] - randn6[i]) < 6e-5f, "randn[%d] = %.5f, torch prints %.4f", i, v[i],
+			  randn6[i]);
+}
