@@ -65,22 +65,3 @@ int sora_get_schedule(float *ts, int num_steps, int64_t image_seq_len, int num_f
 fail:
 	return -1;
 }
-
-void sora_train_t(float *t, const float *normal, int n, double alpha)
-{
-	for (int i = 0; i < n; i++)
-		t[i] = 1.0f / (1.0f + expf(-normal[i]));
-	sora_time_shift_f32(t, t, n, alpha);
-}
-
-void sora_flow_interpolate(float *x_t, const float *x_0, const float *x_1, const float *t, int B, int64_t n)
-{
-	const float keep = (float)(1.0 - 1e-5);
-	for (int b = 0; b < B; b++) {
-		float rev = 1.0f - t[b], noise = 1.0f - keep * rev;
-		for (int64_t i = 0; i < n; i++) {
-			int64_t k = (int64_t)b * n + i;
-			x_t[k] = rev * x_0[k] + noise * x_1[k];
-		}
-	}
-}

@@ -29,12 +29,4 @@ void sora_time_shift_f32(float *out, const float *t, int64_t n, double alpha);
 int sora_get_schedule(float *ts, int num_steps, int64_t image_seq_len, int num_frames, double shift_alpha,
 		      int shift, sora_err *e);
 
-/* Training's timestep (train.py prepare_inputs): t = time_shift(α, sigmoid(normal)) per sample, float32.
- * normal holds the torch.randn(B) draws. */
-void sora_train_t(float *t, const float *normal, int n, double alpha);
-
-/* The training input x_t = (1 − t)·x_0 + (1 − (1 − 1e-5)(1 − t))·x_1 for B samples of n values each
- * (t per sample), in the reference's float32 order. */
-void sora_flow_interpolate(float *x_t, const float *x_0, const float *x_1, const float *t, int B, int64_t n);
-
 #endif

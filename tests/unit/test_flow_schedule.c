@@ -4,6 +4,7 @@
 #include "flow/pack.h"
 #include "flow/schedule.h"
 #include "flow/torch_rng.h"
+#include "flow/train.h"
 #include "flow_fixture.h"
 
 /* pack.small: [2, 3, 2, 4, 6] → [2, 12, 12]; pack.latent: [1, 16, 3, 8, 12] → [1, 72, 64]. */
