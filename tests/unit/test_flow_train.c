@@ -8,7 +8,7 @@
 #include "flow/train.h"
 #include "flow_fixture.h"
 
-enum { B = 2, NX = 2 * 48 * 64, NLAT = 2 * 16 * 3 * 8 * 8, NIDS = 48 * 3 };
+enum { B = 2, NX = 2 * 48 * 64, NLAT = 2 * 16 * 3 * 8 * 8, NIDS = 48 * 3, NIDS2 = 2 * NIDS };
 
 Test(flow_train, official_training_step)
 {
@@ -31,7 +31,7 @@ Test(flow_train, official_training_step)
 	sora_flow_target(v, x0, x1, NX);
 	flow_expect_exact("train.target_v", v, flow_f32(st, "train.target_v", NX), NX);
 	sora_img_ids(ids, 1, 3, 4, 4);
-	const float *rid = flow_f32(st, "train.img_ids", B * NIDS);
+	const float *rid = flow_f32(st, "train.img_ids", NIDS2);
 	flow_expect_exact("train.img_ids[0]", ids, rid, NIDS);
 	flow_expect_exact("train.img_ids[1]", ids, rid + NIDS, NIDS);
 	double loss = sora_flow_mse(flow_f32(st, "train.pred", NX), v, NX, grad);
