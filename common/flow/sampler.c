@@ -101,7 +101,27 @@ fail:
 
 uint64_t sora_sample_seed(uint64_t seed, int k)
 {
-	return seed + (uint64_t)k;
+	return seed ? seed + (uint64_t)k : 0;
+}
+
+int sora_sample_save_name(char *buf, size_t n, const char *save_dir, int num_frames, const char *resolution,
+			  const char *prefix, const char *name, const char *fallback, int index, int k,
+			  sora_err *e)
+{
+	int len;
+	const char *type = num_frames == 1 ? "image" : "video", *res = resolution ? resolution : "None";
+	if (name)
+		len = snprintf(buf, n, "%s/%s_%s/%s%s", save_dir, type, res, prefix ? prefix : "", name);
+	else
+		len = snprintf(buf, n, "%s/%s_%s/%s%s_%04d", save_dir, type, res, prefix ? prefix : "",
+			       fallback ? fallback : "", index);
+	if (len >= 0 && (size_t)len < n && k > 0)
+		len += snprintf(buf + len, n - (size_t)len, "_%d", k);
+	CHECK(e, len >= 0 && (size_t)len < n, "output path under %s is longer than %zu bytes", save_dir,
+	      n - 1);
+	return 0;
+fail:
+	return -1;
 }
 
 int64_t sora_sample_latent_size(const sora_sample_plan *p)

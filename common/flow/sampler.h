@@ -16,6 +16,7 @@
 #include "../util/err.h"
 #include "denoise.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SORA_SAMPLE_MAX_FRAMES 129
@@ -60,8 +61,18 @@ typedef struct sora_sample_plan {
  * and fills the plan; every failure names the option. */
 int sora_sample_plan_init(sora_sample_plan *p, const sora_sample_opts *o, sora_err *e);
 
-/* The seed of sample k of --num-sample: seed + k (the reference's rule; its seed 0 means "unset"). */
+/* The seed of sample k of --num-sample, as scripts/diffusion/inference.py passes it: seed + k, except that
+ * a seed of 0 counts as unset there and api_fn then falls back to the option's own seed, 0, for every k.
+ * (With no seed at all the reference draws one from Python's random module; sora-sample picks its own.) */
 uint64_t sora_sample_seed(uint64_t seed, int k);
+
+/* The reference's output path without extension (inference.py, get_save_path_name):
+ * <save_dir>/<image|video>_<resolution>/<prefix><name>, or <prefix><fallback>_<index:04d> when the row has
+ * no name, then _<k> for sample k > 0. resolution NULL prints as the reference's f-string does ("None").
+ * Fails when the path does not fit in n bytes. */
+int sora_sample_save_name(char *buf, size_t n, const char *save_dir, int num_frames, const char *resolution,
+			  const char *prefix, const char *name, const char *fallback, int index, int k,
+			  sora_err *e);
 
 /* get_noise for B samples from one seed: [B, 16, T, h, w] (allocate B · sora_sample_latent_size). */
 int sora_sample_noise(const sora_sample_plan *p, int B, uint64_t seed, float *noise, sora_err *e);

@@ -74,10 +74,27 @@ Test(flow_sampler, plan_defaults_and_errors)
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
 	cr_expect(p.height == 112 && p.width == 96, "%dx%d", p.height, p.width);
 	cr_expect_eq(sora_sample_seed(42, 2), 44);
+	cr_expect_eq(sora_sample_seed(0, 2), 0);
 }
 
 /* The e2e run: a [16, 3, 8, 8] latent, 48 tokens of 64 features, model batch of 3. */
 enum { NX3 = 3 * 48 * 64, NLAT = 16 * 3 * 8 * 8, NREF = 16 * 8 * 8 };
+
+Test(flow_sampler, save_names)
+{
+	char p[128];
+	sora_err e = {0};
+	cr_assert_eq(
+	    sora_sample_save_name(p, sizeof p, "samples", 129, "256px", "", NULL, "prompt", 0, 0, &e), 0);
+	cr_expect_str_eq(p, "samples/video_256px/prompt_0000");
+	cr_assert_eq(sora_sample_save_name(p, sizeof p, "out", 1, "768px", "x_", "cat", "prompt", 3, 2, &e),
+		     0);
+	cr_expect_str_eq(p, "out/image_768px/x_cat_2");
+	cr_assert_eq(sora_sample_save_name(p, sizeof p, "s", 9, NULL, NULL, NULL, "data", 12, 1, &e), 0);
+	cr_expect_str_eq(p, "s/video_None/data_0012_1");
+	cr_expect_eq(sora_sample_save_name(p, 12, "samples", 9, "256px", "", "name", NULL, 0, 0, &e), -1);
+	cr_expect(strstr(e.msg, "longer than 11 bytes"), "%s", e.msg);
+}
 
 typedef struct replay {
 	const sora_safetensors *st;
