@@ -10,6 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Python's str.isspace for one code point. */
+static int py_space(uint32_t c)
+{
+	return (c >= 0x9 && c <= 0xd) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+	       c == 0x3000;
+}
+
+/* The code point of the UTF-8 sequence at s (of len bytes, 1 to 3 here: every space is below U+10000);
+ * 0 for anything else. */
+static uint32_t utf8_at(const unsigned char *s, size_t len)
+{
+	if (len == 1 && s[0] < 0x80)
+		return s[0];
+	if (len == 2 && (s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80)
+		return (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+	if (len == 3 && (s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+		return (uint32_t)(s[0] & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+	return 0;
+}
+
+/* Bytes of Python whitespace at the start of s[0..n) (front) or at its end (back). */
+static size_t space_run(const char *s, size_t n, int back)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t done = 0;
+	for (;;) {
+		size_t k = 0;
+		for (size_t len = 1; len <= 3 && len <= n - done && !k; len++) {
+			const unsigned char *at = back ? u + n - done - len : u + done;
+			if (py_space(utf8_at(at, len)))
+				k = len;
+		}
+		if (!k)
+			return done;
+		done += k;
+	}
+}
+
 /* check_fps_added: the text ends in "<digits> FPS." */
 static int ends_with_fps(const char *s, size_t n)
 {
@@ -25,11 +64,11 @@ char *sora_sample_prompt(const char *prompt, int fps, const char *motion_score, 
 	char *out = NULL;
 	CHECK(e, !motion_score || strcmp(motion_score, "dynamic") != 0,
 	      "motion score \"dynamic\" asks a chat model for the score: give a number");
-	while (isspace((unsigned char)*prompt))
-		prompt++;
-	size_t n = strlen(prompt);
-	while (n > 0 && isspace((unsigned char)prompt[n - 1]))
-		n--;
+	/* str.strip(): Python's whitespace, Unicode spaces included */
+	size_t n = strlen(prompt), front = space_run(prompt, n, 0);
+	prompt += front;
+	n -= front;
+	n -= space_run(prompt, n, 1);
 	size_t cap = n + 64 + (motion_score ? strlen(motion_score) : 0);
 	CHECK_ALLOC(e, out = malloc(cap));
 	memcpy(out, prompt, n);

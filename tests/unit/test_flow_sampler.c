@@ -20,6 +20,11 @@ Test(flow_sampler, prompt_rule)
 	expect_prompt("a dog 30 FPS.", 24, "4", "a dog 30 FPS. 4 motion score.");
 	expect_prompt("a dog", 16, NULL, "a dog. 16 FPS.");
 	expect_prompt("", 24, "7", ". 24 FPS. 7 motion score.");
+	/* str.strip() also takes Unicode spaces (NBSP, ideographic space, U+2028) and \x1c..\x1f */
+	expect_prompt("\xc2\xa0\xe3\x80\x80"
+		      "a cat\xe2\x80\xa8\x1f ",
+		      24, "4", "a cat. 24 FPS. 4 motion score.");
+	expect_prompt("caf\xc3\xa9", 24, "4", "caf\xc3\xa9. 24 FPS. 4 motion score.");
 	sora_err e = {0};
 	cr_expect_null(sora_sample_prompt("a dog", 24, "dynamic", &e));
 	cr_expect(strstr(e.msg, "dynamic"), "%s", e.msg);
