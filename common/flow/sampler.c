@@ -118,6 +118,8 @@ int sora_sample_plan_init(sora_sample_plan *p, const sora_sample_opts *o, sora_e
 		sora_err_prefix(e, "size: ");
 		goto fail;
 	}
+	CHECK(e, p->height <= 16384 && p->width <= 16384, "size %dx%d: at most 16384 pixels a side",
+	      p->height, p->width);
 	p->num_frames = o->num_frames;
 	p->patch = 2;
 	p->latent_c = 16;

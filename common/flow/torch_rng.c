@@ -203,7 +203,11 @@ int sora_get_noise(float *out, int64_t *n, int num_samples, int height, int widt
 	      num_samples, height, width, num_frames, patch_size, channel);
 	int64_t h = (int64_t)patch_size * ((height + D - 1) / D),
 		w = (int64_t)patch_size * ((width + D - 1) / D);
+	CHECK(e, h <= 65536 && w <= 65536 && num_samples <= 65536 && channel <= 65536 && num_frames <= 65536,
+	      "get_noise: sizes too large (samples %d, %dx%d, %d frames, %d channels)", num_samples, height,
+	      width, num_frames, channel);
 	int64_t count = (int64_t)num_samples * channel * num_frames * h * w;
+	CHECK(e, count <= (INT64_C(1) << 34), "get_noise: %lld values is too many", (long long)count);
 	if (n)
 		*n = count;
 	if (out) {

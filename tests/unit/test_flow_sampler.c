@@ -78,6 +78,9 @@ Test(flow_sampler, plan_defaults_and_errors)
 	o.width = 90;
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
 	cr_expect(p.height == 112 && p.width == 96, "%dx%d", p.height, p.width);
+	o.height = 20000;
+	cr_expect_eq(sora_sample_plan_init(&p, &o, &e), -1);
+	cr_expect(strstr(e.msg, "at most 16384"), "%s", e.msg);
 	cr_expect_eq(sora_sample_seed(42, 2), 44);
 	cr_expect_eq(sora_sample_seed(0, 2), 0);
 }
