@@ -85,11 +85,12 @@ static int open_aes(score *s, int threads)
 		log_error("--clip-model %s", e.msg);
 		return SORA_EXIT_USAGE;
 	}
+	/* Loading copies the mapped checkpoint into f32 tensors: both are resident until it is closed. */
 	log_debug(
 	    "aes: about %.0f MiB: weights %.0f MiB (f32, shared) + %d workers x %.0f MiB of activations "
-	    "(besides the decoders' frames)",
+	    "(besides the decoders' frames); %.0f MiB at the peak of loading",
 	    (double)(m.weights + (size_t)threads * m.per_worker) / 1048576, (double)m.weights / 1048576,
-	    threads, (double)m.per_worker / 1048576);
+	    threads, (double)m.per_worker / 1048576, (double)(2 * m.weights) / 1048576);
 	if (sora_aes_open(&s->aes, s->clip_model, s->aes_model, &e) < 0) {
 		log_error("aes: %s", e.msg);
 		return SORA_EXIT_USAGE;
