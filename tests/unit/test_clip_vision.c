@@ -157,6 +157,12 @@ typedef struct job {
 	sora_err e;
 } job;
 
+/* Bit-for-bit equality of float buffers (-0 ≠ 0, a NaN equal to itself): what "the same results" means. */
+static int same_bits(const void *a, const void *b, size_t n)
+{
+	return memcmp(a, b, n) == 0;
+}
+
 static void *run_job(void *p)
 {
 	job *j = p;
@@ -183,7 +189,7 @@ Test(clip_vision, threads_share_one_model)
 		     (long long)sora_clip_vision_params(c));
 	/* Three images per thread: the fixture's two and a mix of them, in a different order per thread. */
 	const float *fx = data(io, "batch.pixel_values", 2 * PX * sizeof(float));
-	float *px = malloc(THREADS * 3 * PX * sizeof *px);
+	float *px = malloc((size_t)THREADS * 3 * PX * sizeof *px);
 	for (int t = 0; t < THREADS; t++)
 		for (int i = 0; i < 3; i++)
 			for (size_t k = 0; k < PX; k++) {
@@ -207,13 +213,13 @@ Test(clip_vision, threads_share_one_model)
 		pthread_join(th[t], NULL);
 	for (int t = 0; t < THREADS; t++) {
 		cr_assert_eq(jobs[t].rc, 0, "thread %d: %s", t, jobs[t].e.msg);
-		cr_assert_eq(memcmp(jobs[t].emb, want[t].emb, sizeof jobs[t].emb), 0,
-			     "thread %d differs from the single-thread run", t);
+		cr_assert(same_bits(jobs[t].emb, want[t].emb, sizeof jobs[t].emb),
+			  "thread %d differs from the single-thread run", t);
 	}
 	/* The old single-workspace forward gives the same bits too. */
 	float emb[3 * EMB];
 	cr_assert_eq(sora_clip_vision_forward(m, px, 3, emb, NULL, NULL, &e), 0, "%s", e.msg);
-	cr_assert_eq(memcmp(emb, want[0].emb[2], sizeof emb), 0);
+	cr_assert(same_bits(emb, want[0].emb[2], sizeof emb));
 	cr_log_info("clip vision: %d threads x %d batches on one model, bit-identical", THREADS, ROUNDS);
 	free(px), free(jobs), free(want);
 	sora_clip_vision_free(m);
