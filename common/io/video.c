@@ -321,9 +321,10 @@ static int setup_output(sora_video *v, sora_err *e)
 	v->sw = quarter ? v->out_h : v->out_w;
 	v->sh = quarter ? v->out_w : v->out_h;
 	v->bpp = o->pix == SORA_PIX_GRAY ? 1 : 3;
-	/* Rows aligned to 32 bytes keep swscale on its SIMD paths. */
+	/* Rows aligned to 32 bytes keep swscale on its SIMD paths. Those write whole vectors past the end of
+	 * a row (seen: a 200-pixel RGB row), so the last row gets room for that too. */
 	v->scaled_ls = (v->sw * v->bpp + 31) & ~31;
-	CHECK_ALLOC(e, v->scaled = av_malloc((size_t)v->scaled_ls * (size_t)v->sh));
+	CHECK_ALLOC(e, v->scaled = av_malloc((size_t)v->scaled_ls * (size_t)v->sh + 256));
 	if (v->info.rotation) {
 		v->rotated_ls = (v->out_w * v->bpp + 31) & ~31;
 		CHECK_ALLOC(e, v->rotated = av_malloc((size_t)v->rotated_ls * (size_t)v->out_h));

@@ -18,8 +18,12 @@ struct sora_clip_vision {
 	sora_clip_vision_config cfg;
 	sora_tensor class_emb, patch_w, pos_emb, pre_w, pre_b, post_w, post_b, proj_w;
 	layer *layers;
+	sora_clip_vision_ws *ws; /* the workspace of sora_clip_vision_forward, made on first use */
+};
+
+struct sora_clip_vision_ws {
 	sora_arena arena;
-	int arena_batch; /* the batch size the arena was sized for */
+	int batch; /* the batch size the arena was sized for */
 };
 
 const sora_clip_vision_config *sora_clip_vision_get_config(const sora_clip_vision *m)
@@ -40,7 +44,7 @@ static int cfg_int(const sora_json *j, const char *pre, const char *key, int lo,
 }
 
 /* Defaults are CLIPVisionConfig's; a whole CLIPConfig nests them under vision_config. */
-static int read_config(sora_clip_vision_config *c, const char *path, sora_err *e)
+int sora_clip_vision_read_config(sora_clip_vision_config *c, const char *path, sora_err *e)
 {
 	sora_json j = {0};
 	const char *act = "quick_gelu", *pre;
@@ -147,7 +151,7 @@ int sora_clip_vision_load(sora_clip_vision **out, const char *config, const char
 	if (report)
 		*report = NULL;
 	CHECK_ALLOC(e, m = calloc(1, sizeof *m));
-	TRY(read_config(&m->cfg, config, e));
+	TRY(sora_clip_vision_read_config(&m->cfg, config, e));
 	CHECK_ALLOC(e, m->layers = calloc((size_t)m->cfg.layers + 1, sizeof *m->layers));
 	TRY(sora_st_open(&st, weights, e));
 	TRY(bind(m, st, report, e));
@@ -167,12 +171,20 @@ void sora_clip_vision_free(sora_clip_vision *m)
 		return;
 	free_weights(m);
 	free(m->layers);
-	sora_arena_free(&m->arena);
+	sora_clip_vision_ws_free(m->ws);
 	free(m);
 }
 
-/* Floats one forward pass of batch B takes from the arena, each buffer rounded up to 64 bytes. */
-static size_t arena_bytes(const sora_clip_vision_config *c, int B)
+int64_t sora_clip_vision_params(const sora_clip_vision_config *c)
+{
+	const int64_t C = c->hidden, I = c->intermediate, ps = c->patch_size, g = c->image_size / ps;
+	const int64_t per_layer = 4 * (C * C + C) + 2 * C * I + I + C + 4 * C;
+	return C + C * c->num_channels * ps * ps + (1 + g * g) * C + 4 * C + (int64_t)c->projection_dim * C +
+	       c->layers * per_layer;
+}
+
+/* The floats one forward pass of batch B takes from the arena, each buffer rounded up to 64 bytes. */
+size_t sora_clip_vision_ws_bytes(const sora_clip_vision_config *c, int B)
 {
 	const size_t g = (size_t)(c->image_size / c->patch_size), P = g * g, T = P + 1, C = (size_t)c->hidden;
 	const size_t K = (size_t)c->num_channels * c->patch_size * c->patch_size;
@@ -224,31 +236,62 @@ static int add_inplace(float *h, const float *x, int64_t N, int64_t C, sora_err 
 	return sora_cpu_binary(h, SORA_BIN_ADD, h, 2, s, x, 2, s, e);
 }
 
+int sora_clip_vision_ws_new(sora_clip_vision_ws **out, const sora_clip_vision *m, int B, sora_err *e)
+{
+	sora_clip_vision_ws *ws = NULL;
+	*out = NULL;
+	CHECK(e, B > 0, "clip vision: workspace batch size %d", B);
+	CHECK_ALLOC(e, ws = calloc(1, sizeof *ws));
+	TRY(sora_arena_init(&ws->arena, sora_clip_vision_ws_bytes(&m->cfg, B), e));
+	ws->batch = B;
+	*out = ws;
+	return 0;
+fail:
+	free(ws);
+	return -1;
+}
+
+void sora_clip_vision_ws_free(sora_clip_vision_ws *ws)
+{
+	if (!ws)
+		return;
+	sora_arena_free(&ws->arena);
+	free(ws);
+}
+
 int sora_clip_vision_forward(sora_clip_vision *m, const float *pixels, int B, float *image_embeds,
 			     float *last_hidden, float *pooled, sora_err *e)
+{
+	if (!m->ws && sora_clip_vision_ws_new(&m->ws, m, B > 0 ? B : 1, e) < 0)
+		return -1;
+	return sora_clip_vision_forward_ws(m, m->ws, pixels, B, image_embeds, last_hidden, pooled, e);
+}
+
+int sora_clip_vision_forward_ws(const sora_clip_vision *m, sora_clip_vision_ws *ws, const float *pixels,
+				int B, float *image_embeds, float *last_hidden, float *pooled, sora_err *e)
 {
 	const sora_clip_vision_config *c = &m->cfg;
 	const int C = c->hidden, I = c->intermediate, g = c->image_size / c->patch_size, P = g * g, T = P + 1;
 	const int K = c->num_channels * c->patch_size * c->patch_size, N = B * T;
 	float *patches, *pe, *h, *x, *q, *k, *v, *att, *f, *pool;
 	CHECK(e, B > 0, "batch size %d", B);
-	if (B > m->arena_batch) {
-		sora_arena_free(&m->arena);
-		m->arena_batch = 0;
-		TRY(sora_arena_init(&m->arena, arena_bytes(c, B), e));
-		m->arena_batch = B;
+	if (B > ws->batch) {
+		sora_arena_free(&ws->arena);
+		ws->batch = 0;
+		TRY(sora_arena_init(&ws->arena, sora_clip_vision_ws_bytes(c, B), e));
+		ws->batch = B;
 	}
-	sora_arena_reset(&m->arena);
-	TRY(take(&m->arena, &patches, (int64_t)B * P, K, e));
-	TRY(take(&m->arena, &pe, (int64_t)B * P, C, e));
-	TRY(take(&m->arena, &h, N, C, e));
-	TRY(take(&m->arena, &x, N, C, e));
-	TRY(take(&m->arena, &q, N, C, e));
-	TRY(take(&m->arena, &k, N, C, e));
-	TRY(take(&m->arena, &v, N, C, e));
-	TRY(take(&m->arena, &att, N, C, e));
-	TRY(take(&m->arena, &f, N, I, e));
-	TRY(take(&m->arena, &pool, B, C, e));
+	sora_arena_reset(&ws->arena);
+	TRY(take(&ws->arena, &patches, (int64_t)B * P, K, e));
+	TRY(take(&ws->arena, &pe, (int64_t)B * P, C, e));
+	TRY(take(&ws->arena, &h, N, C, e));
+	TRY(take(&ws->arena, &x, N, C, e));
+	TRY(take(&ws->arena, &q, N, C, e));
+	TRY(take(&ws->arena, &k, N, C, e));
+	TRY(take(&ws->arena, &v, N, C, e));
+	TRY(take(&ws->arena, &att, N, C, e));
+	TRY(take(&ws->arena, &f, N, I, e));
+	TRY(take(&ws->arena, &pool, B, C, e));
 
 	im2col(patches, pixels, B, c);                                            /* [B·P, K] */
 	TRY(sora_cpu_linear(pe, patches, m->patch_w.data, NULL, B * P, K, C, e)); /* [B·P, C] */

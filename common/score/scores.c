@@ -15,7 +15,7 @@
  * seeking, and its end agree: a frame at exactly end belongs to the next clip. */
 #define SLACK 1e-6
 
-static const char *const names[] = {"vmafmotion", "flow", "blur", "brightness", "black", "freeze"};
+static const char *const names[] = {"vmafmotion", "flow", "blur", "brightness", "black", "freeze", "aes"};
 
 int sora_scores_parse(const char *list, unsigned *mask, sora_err *e)
 {
@@ -28,10 +28,10 @@ int sora_scores_parse(const char *list, unsigned *mask, sora_err *e)
 			if (strlen(names[i]) == n && !strncmp(p, names[i], n))
 				bit = 1u << i;
 		if (!bit)
-			return SORA_FAIL(
-			    e,
-			    "unknown score '%.*s' (known: vmafmotion, flow, blur, brightness, black, freeze)",
-			    (int)n, p);
+			return SORA_FAIL(e,
+					 "unknown score '%.*s' (known: vmafmotion, flow, blur, brightness, "
+					 "black, freeze, aes)",
+					 (int)n, p);
 		*mask |= bit;
 		if (!p[n])
 			return 0;

@@ -14,10 +14,11 @@ enum {
 	SORA_SCORE_BRIGHTNESS = 1 << 3,
 	SORA_SCORE_BLACK = 1 << 4,
 	SORA_SCORE_FREEZE = 1 << 5,
+	SORA_SCORE_AES = 1 << 6, /* not sora_score_clip's: see aes.h */
 };
 
-/* "vmafmotion,blur" -> mask. Names: vmafmotion flow blur brightness black freeze; an unknown or empty
- * name is an error naming it. */
+/* "vmafmotion,blur" -> mask. Names: vmafmotion flow blur brightness black freeze aes; an unknown or
+ * empty name is an error naming it. */
 int sora_scores_parse(const char *list, unsigned *mask, sora_err *e);
 
 typedef struct sora_score_opts {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sora-score against FFmpeg on clips made here: vmafmotion to 1e-4 on the same frames (whole files and
 # ranges, 8 and 10 bits), flow of a known pan, blur against gblur, brightness against signalstats, black
-# and freeze ratios on clips built with black and still segments, bad input, -j 1 = -j 4.
+# and freeze ratios on clips built with black and still segments, bad input, -j 1 = -j 4; aes (with the
+# fixture CLIP tower and the published predictor) against the frames FFmpeg extracts, the .pth converter.
 . "$(dirname "$0")/lib.sh"
 
 V=$T/v
@@ -202,9 +203,9 @@ c8.mp4 10 12 |no frames in
 EOF2
 
 # Usage errors.
-sora-score --scores vmafmotion,aes "$V/c8.mp4" >/dev/null 2>"$T/use.err"
+sora-score --scores vmafmotion,nope "$V/c8.mp4" >/dev/null 2>"$T/use.err"
 expect "unknown score is a usage error" "$?" 2
-grep -q "unknown score 'aes'" "$T/use.err" && ok "unknown score named" || fail "unknown score named" "$(cat "$T/use.err")"
+grep -q "unknown score 'nope'" "$T/use.err" && ok "unknown score named" || fail "unknown score named" "$(cat "$T/use.err")"
 printf 'file\nx\n' | sora-score >/dev/null 2>&1
 expect "CSV without path is a usage error" "$?" 2
 sora-score --black-pic-th 2 "$V/c8.mp4" >/dev/null 2>&1
@@ -214,5 +215,158 @@ for flag in --scores --black-pix-th --black-pic-th --freeze-noise --freeze-durat
 	case "$help" in *"$flag"*) ok "--help lists $flag" ;; *) fail "--help lists $flag" ;; esac
 done
 expect "default scores" "$(sora-score -q "$V/c8.mp4" | head -1)" "path,score_vmafmotion,vmafmotion_avg,blur,brightness"
+
+# ---- aes: the tiny fixture CLIP tower given a projection to 768 (the published predictor's input) ----
+FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
+AESW=$FX/aesthetic/sac+logos+ava1-l14-linearMSE.safetensors
+if [ ! -r "$AESW" ] || [ ! -r "$FX/text/clip_vision_tiny.safetensors" ]; then
+	skip "aes" "fixtures not found ($AESW, $FX/text): set SORA_FIXTURES"
+else
+	mkdir -p "$T/clip768" "$T/clip32"
+	python3 - "$FX/text/clip_vision_tiny.safetensors" "$FX/text/clip_vision_tiny_config.json" "$T/clip768" <<'PY'
+import json, random, struct, sys
+src, cfg, out = sys.argv[1:4]
+b = open(src, 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+h.pop('__metadata__', None)
+rng = random.Random(7)
+hdr, blobs, off = {}, [], 0
+for k in sorted(h):
+    shape, (s, e) = h[k]['shape'], h[k]['data_offsets']
+    data = b[8 + n + s:8 + n + e]
+    if k == 'visual_projection.weight':
+        shape = [768, shape[1]]
+        data = struct.pack('<%df' % (768 * shape[1]), *(rng.gauss(0, 0.125) for _ in range(768 * shape[1])))
+    hdr[k] = {'dtype': h[k]['dtype'], 'shape': shape, 'data_offsets': [off, off + len(data)]}
+    blobs.append(data)
+    off += len(data)
+j = json.dumps(hdr).encode()
+j += b' ' * (-len(j) % 8)
+open(out + '/model.safetensors', 'wb').write(struct.pack('<Q', len(j)) + j + b''.join(blobs))
+c = json.load(open(cfg))
+c['projection_dim'] = 768
+json.dump(c, open(out + '/config.json', 'w'))
+PY
+	ln -s "$FX/text/clip_vision_tiny.safetensors" "$T/clip32/model.safetensors"
+	ln -s "$FX/text/clip_vision_tiny_config.json" "$T/clip32/config.json"
+	AES="--scores aes --clip-model $T/clip768 --aes-model $AESW"
+
+	# A lossless RGB clip (PNG frames in Matroska), so that the frames FFmpeg extracts as PNG are the
+	# very pixels sora-score decodes. 12 frames at 10 fps: Open-Sora's int(p·n) picks 1, 6 and 10;
+	# the range [0.3, 1.0) holds frames 3..9 and picks 3, 6 and 9.
+	ff -f lavfi -i testsrc2=s=200x120:r=10 -frames:v 12 -c:v png -pix_fmt rgb24 "$V/aes.mkv"
+	for i in 1 3 6 9 10; do
+		ff -i "$V/aes.mkv" -vf "select=eq(n\,$i)" -frames:v 1 "$V/aes_f$i.png"
+	done
+	ff -f lavfi -i mandelbrot=s=320x180 -frames:v 1 "$V/aes_still.jpg"
+	{
+		echo "path,start_sec,end_sec"
+		echo "$V/aes.mkv,,"
+		echo "$V/aes.mkv,0.3,1.0"
+		for i in 1 3 6 9 10; do echo "$V/aes_f$i.png,,"; done
+		echo "$V/aes_still.jpg,,"
+		echo "$V/c8.mp4,0.4,1.2"
+	} >"$T/aes.csv"
+	sora-score -v -j 1 $AES <"$T/aes.csv" >"$T/aes1.csv" 2>"$T/aes1.err"
+	expect "aes: exit 0" "$?" 0
+	grep -q "9 rows in, 9 out, 0 rejected" "$T/aes1.err" && ok "aes: every row scored" || fail "aes: every row scored" "$(cat "$T/aes1.err")"
+	grep -q "aes: about .* MiB: weights .* MiB (f32, shared) + 1 workers" "$T/aes1.err" &&
+		ok "aes: -v prints the memory estimate" || fail "aes: -v prints the memory estimate" "$(cat "$T/aes1.err")"
+	expect "aes: the column" "$(head -1 "$T/aes1.csv")" "path,start_sec,end_sec,aes"
+	# The clip's score is the mean of its frames' scores, each scored as an image here (batch of 1
+	# against the clip's batch of 3: equal within float rounding).
+	for spec in "1:1 6 10" "2:3 6 9"; do
+		row=${spec%%:*}
+		set -- ${spec#*:}
+		got=$(csv_col "$T/aes1.csv" "$row" aes)
+		fr=""
+		for i in "$@"; do fr="$fr $(awk -F, -v p="$V/aes_f$i.png" '$1 == p { print $NF }' "$T/aes1.csv")"; done
+		res=$(python3 -c "import sys; v = [float(x) for x in sys.argv[2:]]; m = sum(v) / 3; d = abs(float(sys.argv[1]) - m); print('%.3g' % d, 'ok' if d <= 1e-5 else 'bad')" "$got" $fr)
+		case "$res" in
+		*ok) ok "aes of clip row $row = mean of frames $* extracted by FFmpeg (|diff| ${res% *})" ;;
+		*) fail "aes of clip row $row = mean of frames $*" "clip $got, frames $fr: $res" ;;
+		esac
+	done
+	python3 -c "import sys; a = float(sys.argv[1]); sys.exit(not (0 < a < 10))" "$(csv_col "$T/aes1.csv" 8 aes)" &&
+		ok "aes of a JPEG still: $(csv_col "$T/aes1.csv" 8 aes)" || fail "aes of a JPEG still" "$(cat "$T/aes1.csv")"
+	skip "aes of a still against a golden" "the fixtures hold no image golden for the aesthetic score"
+	sora-score -q -j 2 $AES <"$T/aes.csv" >"$T/aes2.csv"
+	cmp -s "$T/aes1.csv" "$T/aes2.csv" && ok "aes: -j 2 = -j 1 bit for bit" || fail "aes: -j 2 = -j 1" "$(diff "$T/aes1.csv" "$T/aes2.csv")"
+	printf 'path,start_sec,end_sec\n%s,0.4,1.2\n' "$V/c8.mp4" |
+		sora-score -q --scores aes,blur --clip-model "$T/clip768" --aes-model "$AESW" >"$T/aesb.csv"
+	expect "aes beside another score" "$(head -1 "$T/aesb.csv"),$(csv_col "$T/aesb.csv" 1 aes)" \
+		"path,start_sec,end_sec,blur,aes,$(csv_col "$T/aes1.csv" 9 aes)"
+
+	# Hostile rows: each a reject with its reason, the others scored.
+	: >"$V/aes_empty.png"
+	head -c 3000 "$V/aes_still.jpg" >"$V/aes_cut.jpg"
+	echo "not an image" >"$V/aes_text.jpg"
+	head -c 20000 "$V/c8.mp4" >"$V/aes_cut.mp4"
+	{
+		echo "path,start_sec,end_sec"
+		echo "$V/aes_empty.png,,"
+		echo "$V/aes_text.jpg,,"
+		echo "$V/aes_missing.png,,"
+		echo "$V/aes.mkv,5,6"
+		echo "$V/aes_f1.png,,"
+		echo "$V/aes_f1.png,x,"
+		echo "$V/aes_f6.png,,"
+	} >"$T/aesbad.csv"
+	timeout 120 sora-score -j 2 $AES --rejects "$T/aesrej.csv" <"$T/aesbad.csv" >"$T/aesbad_out.csv" 2>"$T/aesbad.err"
+	expect "aes bad rows: exit 0" "$?" 0
+	grep -q "7 rows in, 2 out, 5 rejected" "$T/aesbad.err" && ok "aes bad rows: summary" || fail "aes bad rows: summary" "$(tail -3 "$T/aesbad.err")"
+	for reason in "aes_empty.png,,,.*cannot open as an image" "aes_text.jpg,,,.*the image" \
+		"aes_missing.png,,,.*No such file" "aes.mkv,5,6,.*no frames in" "aes_f1.png,x,,.*start_sec is not a number"; do
+		grep -q "$reason" "$T/aesrej.csv" && ok "aes reject: ${reason%%,*}" || fail "aes reject: $reason" "$(cat "$T/aesrej.csv")"
+	done
+	# A truncated video: scored from what decodes, or rejected; never a crash.
+	timeout 60 sora-score -q $AES "$V/aes_cut.mp4" >/dev/null 2>&1
+	rc=$?
+	[ "$rc" -le 1 ] && ok "aes: truncated video, exit $rc" || fail "aes: truncated video" "exit $rc"
+
+	# Start-up errors: one clear message each, exit 2, no row read.
+	startup() { # NAME WANT ARGS...
+		local name=$1 want=$2
+		shift 2
+		sora-score "$@" "$V/aes.mkv" >/dev/null 2>"$T/st.err"
+		rc=$?
+		[ "$rc" = 2 ] && grep -q -- "$want" "$T/st.err" && ok "aes start-up: $name" || fail "aes start-up: $name" "exit $rc: $(cat "$T/st.err")"
+	}
+	startup "no --clip-model" "needs --clip-model DIR and --aes-model FILE" --scores aes --aes-model "$AESW"
+	startup "no --aes-model" "needs --clip-model DIR and --aes-model FILE" --scores aes --clip-model "$T/clip768"
+	startup "model flags without aes" "are for --scores aes" --scores blur --clip-model "$T/clip768"
+	startup "CLIP projecting to 32" "projection_dim is 32 but the aesthetic predictor" --scores aes --clip-model "$T/clip32" --aes-model "$AESW"
+	startup "missing CLIP folder" "$T/none/config.json" --scores aes --clip-model "$T/none" --aes-model "$AESW"
+	startup "missing predictor" "$T/none.safetensors" --scores aes --clip-model "$T/clip768" --aes-model "$T/none.safetensors"
+	startup "predictor file of the wrong model" "missing 'layers.0.weight'" --scores aes --clip-model "$T/clip768" --aes-model "$FX/text/clip_vision_tiny.safetensors"
+
+	# The documented conversion: the published weights saved as a .pth by torch, converted back.
+	PYT=""
+	for py in python3 /usr/bin/python3; do
+		"$py" -c "import torch" 2>/dev/null && PYT=$py && break
+	done
+	if [ -z "$PYT" ]; then
+		skip "aes .pth conversion" "no python3 with torch (Debian: python3-torch)"
+	else
+		"$PYT" - "$AESW" "$T/aes.pth" <<'PY'
+import collections, json, struct, sys, torch
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+h.pop('__metadata__', None)
+sd = collections.OrderedDict()
+for k in sorted(h, key=lambda k: (int(k.split('.')[1]), k)):
+    s, e = h[k]['data_offsets']
+    sd[k] = torch.frombuffer(bytearray(b[8 + n + s:8 + n + e]), dtype=torch.float32).reshape(h[k]['shape']).clone()
+torch.save(sd, sys.argv[2])
+PY
+		"$PYT" "$(dirname "$0")/../../scripts/aes-pth-to-safetensors.py" "$T/aes.pth" "$T/aes_conv.safetensors" 2>"$T/conv.err"
+		expect "aes .pth conversion: exit 0" "$?" 0
+		sora-score -q --scores aes --clip-model "$T/clip768" --aes-model "$T/aes_conv.safetensors" <"$T/aes.csv" >"$T/aes_conv.csv"
+		cmp -s "$T/aes1.csv" "$T/aes_conv.csv" && ok "aes .pth conversion: the same scores bit for bit" ||
+			fail "aes .pth conversion: the same scores" "$(diff "$T/aes1.csv" "$T/aes_conv.csv")"
+	fi
+fi
 
 exit $((FAILS > 0))

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,86 @@ Test(clip_vision, batch_matches_transformers)
 	close_to(one, (const float *)data(io, "batch.image_embeds_f64ref", sizeof emb) + 32, 32,
 		 "image_embeds (image 1 alone)");
 	free(last);
+	sora_clip_vision_free(m);
+	sora_st_close(io);
+}
+
+/* Threads sharing one model, each with its own workspace, running batches of 1, 2 and 3 images. */
+enum { THREADS = 4, ROUNDS = 3, EMB = 32 };
+
+typedef struct job {
+	const sora_clip_vision *m;
+	const float *px; /* 3 images */
+	float emb[ROUNDS][3 * EMB];
+	int rc;
+	sora_err e;
+} job;
+
+/* Bit-for-bit equality of float buffers (-0 ≠ 0, a NaN equal to itself): what "the same results" means. */
+static int same_bits(const void *a, const void *b, size_t n)
+{
+	return memcmp(a, b, n) == 0;
+}
+
+static void *run_job(void *p)
+{
+	job *j = p;
+	sora_clip_vision_ws *ws = NULL;
+	/* A workspace made for one image grows for the larger batches. */
+	j->rc = sora_clip_vision_ws_new(&ws, j->m, 1, &j->e);
+	for (int r = 0; r < ROUNDS && j->rc == 0; r++)
+		j->rc = sora_clip_vision_forward_ws(j->m, ws, j->px, r + 1, j->emb[r], NULL, NULL, &j->e);
+	sora_clip_vision_ws_free(ws);
+	return NULL;
+}
+
+Test(clip_vision, threads_share_one_model)
+{
+	sora_safetensors *io = open_io();
+	char pc[1024], pw[1024];
+	sora_clip_vision *m;
+	sora_err e = {0};
+	cr_assert_eq(sora_clip_vision_load(&m, fixture(pc, sizeof pc, "clip_vision_tiny_config.json"),
+					   fixture(pw, sizeof pw, "clip_vision_tiny.safetensors"), NULL, &e),
+		     0, "%s", e.msg);
+	const sora_clip_vision_config *c = sora_clip_vision_get_config(m);
+	cr_assert_eq(sora_clip_vision_params(c), 156864, "params %lld (the fixture holds 156864)",
+		     (long long)sora_clip_vision_params(c));
+	/* Three images per thread: the fixture's two and a mix of them, in a different order per thread. */
+	const float *fx = data(io, "batch.pixel_values", 2 * PX * sizeof(float));
+	float *px = malloc((size_t)THREADS * 3 * PX * sizeof *px);
+	for (int t = 0; t < THREADS; t++)
+		for (int i = 0; i < 3; i++)
+			for (size_t k = 0; k < PX; k++) {
+				const float a = fx[k], b = fx[PX + k];
+				const int which = (t + i) % 3;
+				px[(t * 3 + i) * PX + k] = which == 0   ? a
+							   : which == 1 ? b
+									: 0.5f * a - 0.25f * b;
+			}
+	job *jobs = calloc(THREADS, sizeof *jobs), *want = calloc(THREADS, sizeof *want);
+	for (int t = 0; t < THREADS; t++) {
+		want[t] = (job){.m = m, .px = px + (size_t)t * 3 * PX};
+		jobs[t] = want[t];
+		run_job(&want[t]); /* one thread alone */
+		cr_assert_eq(want[t].rc, 0, "%s", want[t].e.msg);
+	}
+	pthread_t th[THREADS];
+	for (int t = 0; t < THREADS; t++)
+		cr_assert_eq(pthread_create(&th[t], NULL, run_job, &jobs[t]), 0);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < THREADS; t++) {
+		cr_assert_eq(jobs[t].rc, 0, "thread %d: %s", t, jobs[t].e.msg);
+		cr_assert(same_bits(jobs[t].emb, want[t].emb, sizeof jobs[t].emb),
+			  "thread %d differs from the single-thread run", t);
+	}
+	/* The old single-workspace forward gives the same bits too. */
+	float emb[3 * EMB];
+	cr_assert_eq(sora_clip_vision_forward(m, px, 3, emb, NULL, NULL, &e), 0, "%s", e.msg);
+	cr_assert(same_bits(emb, want[0].emb[2], sizeof emb));
+	cr_log_info("clip vision: %d threads x %d batches on one model, bit-identical", THREADS, ROUNDS);
+	free(px), free(jobs), free(want);
 	sora_clip_vision_free(m);
 	sora_st_close(io);
 }
