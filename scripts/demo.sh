@@ -42,7 +42,7 @@ step "tiny random encoders: sora-mkmodel --kind t5 / clip-text (configs/tiny/)"
 PIPE=(make --no-print-directory -f configs/pipeline.mk BIN="$BIN" VIDEOS="$D/videos" OUT="$W" SHARDS=2
 	SPLIT_ARGS="--min-sec 1" FILTER="'num_frames >= 25' 'black_ratio < 0.5' 'score_vmafmotion >= 0.5'" THREADS=1 T5="$D/models/t5" CLIP="$D/models/clip")
 if [ ! -x "$BIN/sora-encode" ]; then
-	echo "demo: $BIN/sora-encode not built yet: the encode stage is skipped" >&2
+	echo "demo: ${BIN#"$PWD"/}/sora-encode not built yet: the encode stage is skipped" >&2
 	PIPE+=(ENCODE=0)
 fi
 
