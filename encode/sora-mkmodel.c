@@ -61,10 +61,19 @@ int main(int argc, char **argv)
 		return SORA_EXIT_USAGE;
 	}
 	sora_err e = {0};
-	if (sora_init_model(k, config, out, (uint64_t)seed, strcmp(dtype, "f32") != 0 ? SORA_BF16 : SORA_F32,
-			    &e) < 0) {
+	sora_init_report r;
+	const sora_dtype dt = strcmp(dtype, "f32") != 0 ? SORA_BF16 : SORA_F32;
+	if (sora_init_model(k, config, out, (uint64_t)seed, dt, &r, &e) < 0) {
 		sora_log_err(SORA_LOG_ERROR, "cannot make the model", &e);
 		return SORA_EXIT_FAIL;
 	}
+	log_info("%s/model.safetensors: %d tensors, %lld parameters, %s, seed %d", out, r.tensors,
+		 (long long)r.params, dtype, seed);
+	if (r.pieces)
+		log_info("%s/spiece.model: %d pieces, then 100 <extra_id_N>", out, r.pieces);
+	if (r.merges)
+		log_info("%s/vocab.json, merges.txt: 512 byte symbols, %d merges, <|startoftext|> 49406, "
+			 "<|endoftext|> 49407",
+			 out, r.merges);
 	return SORA_EXIT_OK;
 }

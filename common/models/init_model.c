@@ -1,7 +1,6 @@
 #include "init_model.h"
 
 #include "../util/file.h"
-#include "../util/log.h"
 #include "init_bpe.h"
 #include "init_corpus.h"
 #include "init_spm.h"
@@ -81,7 +80,7 @@ fail:
 
 /* spiece.model: about vocab − 128 pieces, and a check that every id the tokenizer makes
  * (pieces + <extra_id_N>) is a row of the embedding. */
-static int make_spm(const sora_corpus *c, int vocab, const char *dir, sora_err *e)
+static int make_spm(const sora_corpus *c, int vocab, const char *dir, int *pieces_out, sora_err *e)
 {
 	char *model = NULL, path[4096];
 	size_t len;
@@ -94,37 +93,25 @@ static int make_spm(const sora_corpus *c, int vocab, const char *dir, sora_err *
 	pieces = sora_spm_piece_count(spm);
 	CHECK(e, pieces + T5_EXTRA_IDS <= vocab, "%s: %d pieces + %d extra ids do not fit vocab_size %d",
 	      path, pieces, T5_EXTRA_IDS, vocab);
-	log_info("%s: %d pieces (+ %d <extra_id_N>), vocab_size %d", path, pieces, T5_EXTRA_IDS, vocab);
+	*pieces_out = pieces;
 	sora_spm_free(spm);
 	free(model);
 	return 0;
 fail:
 	sora_spm_free(spm);
 	free(model);
-	return -1;
-}
-
-static int make_bpe(const sora_corpus *c, const char *dir, sora_err *e)
-{
-	int merges;
-	TRY(sora_bpe_write((const char *const *)c->lines, c->n, BPE_MERGES, dir, &merges, e));
-	log_info("%s/vocab.json, merges.txt: 512 byte symbols, %d merges, <|startoftext|> 49406, "
-		 "<|endoftext|> 49407",
-		 dir, merges);
-	return 0;
-fail:
 	return -1;
 }
 
 int sora_init_model(const sora_init_kind *k, const char *config, const char *dir, uint64_t seed,
-		    sora_dtype dtype, sora_err *e)
+		    sora_dtype dtype, sora_init_report *r, sora_err *e)
 {
 	sora_json cfg = {0};
 	sora_corpus corpus = {0};
 	char *text = NULL, path[4096];
 	size_t len;
-	int count, vocab = 0;
-	int64_t params;
+	int vocab = 0;
+	*r = (sora_init_report){0};
 	TRY(sora_json_load(&cfg, config, e));
 	if (k->tokenizer != SORA_TOK_NONE)
 		TRY(vocab_size(k, &cfg, &vocab, e));
@@ -132,15 +119,14 @@ int sora_init_model(const sora_init_kind *k, const char *config, const char *dir
 	TRY((text = sora_read_file(config, 16 << 20, "config", &len, e)) ? 0 : -1);
 	TRY(write_bytes(dir, "config.json", text, len, e));
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	TRY(sora_init_write(k, &cfg, seed, dtype, path, &count, &params, e));
-	log_info("%s: %d tensors, %lld parameters, %s, seed %llu", path, count, (long long)params,
-		 sora_dtype_name(dtype), (unsigned long long)seed);
+	TRY(sora_init_write(k, &cfg, seed, dtype, path, &r->tensors, &r->params, e));
 	if (k->tokenizer != SORA_TOK_NONE) {
 		TRY(sora_corpus_make(&corpus, CORPUS_LINES, seed, e));
 		if (k->tokenizer == SORA_TOK_SPM)
-			TRY(make_spm(&corpus, vocab, dir, e));
+			TRY(make_spm(&corpus, vocab, dir, &r->pieces, e));
 		else
-			TRY(make_bpe(&corpus, dir, e));
+			TRY(sora_bpe_write((const char *const *)corpus.lines, corpus.n, BPE_MERGES, dir,
+					   &r->merges, e));
 	}
 	sora_corpus_free(&corpus);
 	sora_json_free(&cfg);

@@ -23,10 +23,13 @@ static void make(char *dir, size_t n, const char *kind, const char *config, uint
 {
 	char cfg[256], tmpl[] = "/tmp/sora-mkmodel.XXXXXX";
 	sora_err e = {0};
+	sora_init_report r;
 	cr_assert(mkdtemp(tmpl));
 	snprintf(dir, n, "%s/%s", tmpl, kind);
 	snprintf(cfg, sizeof cfg, "configs/tiny/%s.json", config);
-	cr_assert_eq(sora_init_model(sora_init_kind_find(kind), cfg, dir, seed, dt, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_init_model(sora_init_kind_find(kind), cfg, dir, seed, dt, &r, &e), 0, "%s", e.msg);
+	cr_log_info("%s: %d tensors, %lld parameters, %d pieces, %d merges", dir, r.tensors,
+		    (long long)r.params, r.pieces, r.merges);
 }
 
 /* Removes the temporary folder make() or expect_fails() created (the parent of dir). */
@@ -203,6 +206,7 @@ static void expect_fails(const char *kind, const char *json, const char *needle)
 {
 	char tmpl[] = "/tmp/sora-mkmodel.XXXXXX", cfg[600], dir[600];
 	sora_err e = {0};
+	sora_init_report r;
 	cr_assert(mkdtemp(tmpl));
 	snprintf(cfg, sizeof cfg, "%s/config.json", tmpl);
 	snprintf(dir, sizeof dir, "%s/out", tmpl);
@@ -210,7 +214,7 @@ static void expect_fails(const char *kind, const char *json, const char *needle)
 	cr_assert(f);
 	fputs(json, f);
 	fclose(f);
-	cr_assert_lt(sora_init_model(sora_init_kind_find(kind), cfg, dir, 0, SORA_F32, &e), 0);
+	cr_assert_lt(sora_init_model(sora_init_kind_find(kind), cfg, dir, 0, SORA_F32, &r, &e), 0);
 	cr_log_info("%s: %s", kind, e.msg);
 	cr_expect(strstr(e.msg, needle), "message \"%s\" does not say \"%s\"", e.msg, needle);
 	cleanup(dir);
