@@ -93,13 +93,35 @@ for r in rows:
         float(r['blur']), float(r['brightness']), r['text'][:44]))
 print()
 print('== datasets (%s/encoded/)' % w)
+try:
+    import lmdb  # Debian's python3-lmdb: count and peek at the records themselves
+except ImportError:
+    lmdb = None
 sets = sorted(glob.glob(w + '/encoded/*/index.json'))
 for p in sets:
+    d = os.path.dirname(p)
+    files = sorted(glob.glob(d + '/shard-*.mdb'))
+    mb = sum(os.path.getsize(f) for f in files) / 1e6
     idx = json.load(open(p))
-    shards = idx.get('shards', [])
-    n = sum(s.get('rows', s.get('count', 0)) for s in shards if isinstance(s, dict))
-    mb = sum(os.path.getsize(f) for f in glob.glob(os.path.dirname(p) + '/shard-*.mdb')) / 1e6
-    print('%s: %d rows in %d shard files, %.1f MB' % (os.path.dirname(p), n, len(shards), mb))
+    n = sum(s.get('rows', 0) for s in idx.get('shards', []) if isinstance(s, dict))
+    first = None
+    if lmdb:
+        n = 0
+        for f in files:
+            env = lmdb.open(f, subdir=False, readonly=True, lock=False)
+            n += env.stat()['entries']
+            with env.begin() as txn:
+                cur = txn.cursor()
+                if not first and cur.first():
+                    first = (bytes(cur.key()), bytes(cur.value()))
+            env.close()
+    print('%s: %d rows in %d shard files, %.1f MB' % (d, n, len(files), mb))
+    if first:  # the value: a safetensors blob (u64 header length, JSON header, data)
+        key, blob = first[0].decode(), first[1]
+        h = json.loads(blob[8:8 + int.from_bytes(blob[:8], 'little')])
+        meta = h.pop('__metadata__', {})
+        print('  %s: %s; %d metadata fields' % (key, ', '.join(
+            '%s %s %s' % (k, v['dtype'], v['shape']) for k, v in sorted(h.items())), len(meta)))
 if not sets:
     print('(none: sora-encode not built)')
 PY
