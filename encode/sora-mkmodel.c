@@ -12,12 +12,15 @@ int main(int argc, char **argv)
 {
 	const char *kind = NULL, *config = NULL, *out = NULL, *dtype = "f32";
 	int seed = 0;
-	char kinds[1024] = "";
-	for (const sora_init_kind *k = sora_init_kinds; k->name; k++)
+	char kinds[1024] = "", names[256] = "";
+	for (const sora_init_kind *k = sora_init_kinds; k->name; k++) {
 		snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "\n  %-12s %s", k->name,
 			 k->what);
+		snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", *names ? ", " : "",
+			 k->name);
+	}
 	const sora_opt opts[] = {
-	    {"kind", 0, SORA_OPT_STR, &kind, "KIND", "t5, clip-text, clip-vision or clip (below)"},
+	    {"kind", 0, SORA_OPT_STR, &kind, "KIND", "the model (below)"},
 	    {"config", 0, SORA_OPT_STR, &config, "FILE", "the model's config.json (see configs/tiny/)"},
 	    {"out", 0, SORA_OPT_STR, &out, "DIR", "the model folder to write (created if needed)"},
 	    {"seed", 0, SORA_OPT_INT, &seed, "N", "weights and tokenizer corpus; same seed, same bytes"},
@@ -28,9 +31,10 @@ int main(int argc, char **argv)
 	snprintf(summary, sizeof summary,
 		 "Writes a randomly initialised model folder in the published layout: DIR/config.json (a\n"
 		 "copy of FILE), DIR/model.safetensors (the published tensor names and shapes, initialised\n"
-		 "as transformers' _init_weights) and the tokenizer files, trained on a generated caption\n"
-		 "corpus: spiece.model by SentencePiece's own trainer, or a byte-level BPE vocab.json and\n"
-		 "merges.txt. For tests and demos: the weights mean nothing. Kinds:%s",
+		 "as transformers' _init_weights, or PyTorch's defaults for the VAE) and the tokenizer\n"
+		 "files, trained on a generated caption corpus: spiece.model by SentencePiece's own\n"
+		 "trainer, or a byte-level BPE vocab.json and merges.txt. For tests and demos: the weights\n"
+		 "mean nothing. Kinds:%s",
 		 kinds);
 	const sora_cli cli = {
 	    .prog = "sora-mkmodel",
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
 		return SORA_EXIT_USAGE;
 	}
 	if (!k) {
-		log_error("--kind %s: not one of t5, clip-text, clip-vision, clip", kind);
+		log_error("--kind %s: not one of %s", kind, names);
 		return SORA_EXIT_USAGE;
 	}
 	if (strcmp(dtype, "f32") != 0 && strcmp(dtype, "bf16") != 0) {

@@ -1,6 +1,8 @@
 /* The model kinds sora-mkmodel makes: one table each, names and shapes as the loaders in t5.c,
  * clip_text.c and clip_vision.c bind them, init as transformers' _init_weights (modeling_t5.py,
- * modeling_clip.py v4.40): normal with the stds below, norms 1, biases 0. */
+ * modeling_clip.py v4.40): normal with the stds below, norms 1, biases 0. The VAE's table follows the
+ * published state dict of HunyuanVideo's AutoencoderKLCausal3D (Open-Sora's hunyuan_vae.safetensors), with
+ * PyTorch's default init of convolutions (uniform, ±fan_in^−0.5). */
 #include "init_weights.h"
 
 #include <stddef.h>
@@ -208,6 +210,60 @@ static const sora_init_tensor clip_heads[] = {
     {0},
 };
 
+/* HunyuanVideo's causal 3D VAE (a config.json of AutoencoderKLCausal3D: block_out_channels C,
+ * layers_per_block, latent_channels, in/out_channels). Down block i: C[i−1] → C[i] (C[0] for i = 0),
+ * layers_per_block resnets, a downsampler but in the last; up block i: C reversed, layers_per_block + 1
+ * resnets, an upsampler but in the last; a resnet has a 1×1×1 shortcut where its channels change. */
+#define CLAST         "block_out_channels[-1]"
+#define DOWN_IN       "(j == 0 ? block_out_channels[max(i-1, 0)] : block_out_channels[i])"
+#define DOWN_OUT      "block_out_channels[i]"
+#define DOWN_SHORTCUT "j == 0 ? block_out_channels[max(i-1, 0)] != block_out_channels[i] : 0"
+#define UP_IN         "(j == 0 ? block_out_channels[min(-i, -1)] : block_out_channels[-1-i])"
+#define UP_OUT        "block_out_channels[-1-i]"
+#define UP_SHORTCUT   "j == 0 ? block_out_channels[min(-i, -1)] != block_out_channels[-1-i] : 0"
+#define ENTRY(NAME, COUNT, WHEN, INIT, VALUE, ...)                                                           \
+	{                                                                                                    \
+		NAME, COUNT, WHEN, {__VA_ARGS__}, INIT, VALUE                                                \
+	}
+#define CONV3(P, COUNT, WHEN, COUT, CIN, K)                                                                  \
+	ENTRY(P ".weight", COUNT, WHEN, 'u', "fan_in^-0.5", COUT, CIN, K, K, K),                             \
+	    ENTRY(P ".bias", COUNT, WHEN, 'c', "0", COUT)
+#define NORM(P, COUNT, C)                                                                                    \
+	ENTRY(P ".weight", COUNT, NULL, 'c', "1", C), ENTRY(P ".bias", COUNT, NULL, 'c', "0", C)
+#define RESNET(P, COUNT, CIN, COUT, SHORTCUT)                                                                \
+	NORM(P ".norm1", COUNT, CIN), CONV3(P ".conv1.conv", COUNT, NULL, COUT, CIN, "3"),                   \
+	    NORM(P ".norm2", COUNT, COUT), CONV3(P ".conv2.conv", COUNT, NULL, COUT, COUT, "3"),             \
+	    CONV3(P ".conv_shortcut.conv", COUNT, SHORTCUT, COUT, CIN, "1")
+#define MID_BLOCK(P)                                                                                         \
+	RESNET(P ".mid_block.resnets.%d", "2", CLAST, CLAST, "0"),                                           \
+	    NORM(P ".mid_block.attentions.0.group_norm", "mid_block_add_attention", CLAST),                  \
+	    CONV3(P ".mid_block.attentions.0.to_q", "mid_block_add_attention", NULL, CLAST, CLAST, NULL),    \
+	    CONV3(P ".mid_block.attentions.0.to_k", "mid_block_add_attention", NULL, CLAST, CLAST, NULL),    \
+	    CONV3(P ".mid_block.attentions.0.to_v", "mid_block_add_attention", NULL, CLAST, CLAST, NULL),    \
+	    CONV3(P ".mid_block.attentions.0.to_out.0", "mid_block_add_attention", NULL, CLAST, CLAST, NULL)
+
+static const sora_init_tensor hunyuan_vae[] = {
+    CONV3("encoder.conv_in.conv", NULL, NULL, "block_out_channels[0]", "in_channels", "3"),
+    RESNET("encoder.down_blocks.%d.resnets.%d", "len(block_out_channels); layers_per_block", DOWN_IN,
+	   DOWN_OUT, DOWN_SHORTCUT),
+    CONV3("encoder.down_blocks.%d.downsamplers.0.conv.conv", "len(block_out_channels)",
+	  "i < len(block_out_channels)-1", DOWN_OUT, DOWN_OUT, "3"),
+    MID_BLOCK("encoder"),
+    NORM("encoder.conv_norm_out", NULL, CLAST),
+    CONV3("encoder.conv_out.conv", NULL, NULL, "2*latent_channels", CLAST, "3"),
+    CONV3("quant_conv", NULL, NULL, "2*latent_channels", "2*latent_channels", "1"),
+    CONV3("post_quant_conv", NULL, NULL, "latent_channels", "latent_channels", "1"),
+    CONV3("decoder.conv_in.conv", NULL, NULL, CLAST, "latent_channels", "3"),
+    MID_BLOCK("decoder"),
+    RESNET("decoder.up_blocks.%d.resnets.%d", "len(block_out_channels); layers_per_block+1", UP_IN, UP_OUT,
+	   UP_SHORTCUT),
+    CONV3("decoder.up_blocks.%d.upsamplers.0.conv.conv", "len(block_out_channels)",
+	  "i < len(block_out_channels)-1", UP_OUT, UP_OUT, "3"),
+    NORM("decoder.conv_norm_out", NULL, "block_out_channels[0]"),
+    CONV3("decoder.conv_out.conv", NULL, NULL, "out_channels", "block_out_channels[0]", "3"),
+    {0},
+};
+
 const sora_init_kind sora_init_kinds[] = {
     {"t5",
      "T5EncoderModel (a T5Config); tokenizer spiece.model",
@@ -229,5 +285,10 @@ const sora_init_kind sora_init_kinds[] = {
      "text_config.vocab_size",
      SORA_TOK_BPE,
      {{clip_text_model, "text_config."}, {clip_vision_model, "vision_config."}, {clip_heads, ""}}},
+    {"hunyuan-vae",
+     "AutoencoderKLCausal3D (HunyuanVideo's VAE, Open-Sora 2.0's)",
+     NULL,
+     SORA_TOK_NONE,
+     {{hunyuan_vae, ""}}},
     {0},
 };

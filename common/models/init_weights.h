@@ -8,9 +8,11 @@
  *          {"num_heads*d_kv", "d_model"}, 'n', "initializer_factor*(d_model*d_kv)^-0.5"},
  *         ...
  *
- * Expressions: numbers, config keys (dotted paths into nested objects, looked up under the part's scope
- * first, then from the top), + - * / ^ and parentheses. A key that is missing or not a number is an error
- * naming it. */
+ * Expressions: numbers; config keys (dotted paths into nested objects, looked up under the part's scope
+ * first, then from the top; true/false are 1/0), KEY[index] into a list (negative: from the end, as
+ * Python) and len(KEY); the loop indices i and j; fan_in (the product of the tensor's dimensions after
+ * the first, as PyTorch's init); max(a, b), min(a, b); + - * / ^, comparisons (== != < <= > >=, giving 1
+ * or 0), c ? a : b and parentheses. A key that is missing or not a number is an error naming it. */
 #ifndef SORA_INIT_WEIGHTS_H
 #define SORA_INIT_WEIGHTS_H
 
@@ -21,13 +23,14 @@
 #include <stdint.h>
 
 typedef struct sora_init_tensor {
-	const char *name;  /* the published name; with count, a printf pattern with one %d (the layer) */
-	const char *count; /* expression: how many layers carry it (%d = 0 .. count−1); NULL: one tensor */
-	const char *when;  /* "KEY~PREFIX": only when the string KEY starts with PREFIX ("!KEY~PREFIX": not);
-			      NULL: always */
+	const char *name;  /* the published name; a printf pattern with a %d for i, and one for j */
+	const char *count; /* "A": i = 0 .. A−1; "A; B": and for each i, j = 0 .. B−1 (B may use i);
+			      NULL: one tensor */
+	const char *when;  /* an expression (the tensor exists when it is not 0), or "KEY~PREFIX": when the
+			      string KEY starts with PREFIX ("!KEY~PREFIX": when not); NULL: always */
 	const char *shape[SORA_MAX_DIMS]; /* expressions, up to the first NULL */
-	char init;                        /* 'n': normal(0, value); 'c': every element = value */
-	const char *value;                /* expression */
+	char init; /* 'n': normal(0, value); 'u': uniform(−value, value); 'c': every element = value */
+	const char *value; /* expression */
 } sora_init_tensor;
 
 /* A table and the config object its keys are read from ("" the top, "text_config." a nested one). */
@@ -58,5 +61,8 @@ int sora_init_eval(const sora_json *cfg, const char *scope, const char *expr, do
  * *params: their elements. */
 int sora_init_write(const sora_init_kind *k, const sora_json *cfg, uint64_t seed, sora_dtype dtype,
 		    const char *path, int *count, int64_t *params, sora_err *e);
+
+/* What sora_init_write would write, without writing: tensors and their elements. */
+int sora_init_count(const sora_init_kind *k, const sora_json *cfg, int *count, int64_t *params, sora_err *e);
 
 #endif

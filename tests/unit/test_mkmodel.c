@@ -1,6 +1,7 @@
 /* Model folders made by sora_init_model (sora-mkmodel) from configs/tiny/: every kind loads through our
  * own loaders and tokenizers and runs a forward pass; the same seed gives the same bytes; bad configs
  * fail with a message naming the problem. */
+#include "io/safetensors.h"
 #include "models/clip_text.h"
 #include "models/clip_vision.h"
 #include "models/init_model.h"
@@ -8,6 +9,7 @@
 #include "models/tokenizer_clip.h"
 #include "models/tokenizer_t5.h"
 #include "util/file.h"
+#include "util/json.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -237,4 +239,54 @@ Test(mkmodel, bad_configs_fail_clearly)
 		     "\"image_size\": 224, \"patch_size\": 0, \"num_channels\": 3, \"projection_dim\": 8, "
 		     "\"initializer_factor\": 1, \"initializer_range\": 0.02}",
 		     "patch_size");
+}
+
+/* The VAE table against the published checkpoint: Open-Sora's hunyuan_vae.safetensors holds 248 tensors,
+ * 246,478,803 parameters (opensora_spec.md §2.8) for this config. */
+Test(mkmodel, hunyuan_vae_table_matches_the_published_count)
+{
+	char tmpl[] = "/tmp/sora-mkmodel.XXXXXX", cfg[600];
+	sora_err e = {0};
+	sora_json j = {0};
+	int n;
+	int64_t params;
+	cr_assert(mkdtemp(tmpl));
+	snprintf(cfg, sizeof cfg, "%s/config.json", tmpl);
+	FILE *f = fopen(cfg, "w");
+	cr_assert(f);
+	fputs("{\"block_out_channels\": [128, 256, 512, 512], \"in_channels\": 3, \"out_channels\": 3, "
+	      "\"latent_channels\": 16, \"layers_per_block\": 2, \"norm_num_groups\": 32, "
+	      "\"mid_block_add_attention\": true}",
+	      f);
+	fclose(f);
+	cr_assert_eq(sora_json_load(&j, cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_init_count(sora_init_kind_find("hunyuan-vae"), &j, &n, &params, &e), 0, "%s",
+		     e.msg);
+	cr_log_info("hunyuan-vae on the published config: %d tensors, %lld parameters", n, (long long)params);
+	cr_expect_eq(n, 248);
+	cr_expect_eq(params, 246478803);
+	sora_json_free(&j);
+	char dir[700];
+	snprintf(dir, sizeof dir, "%s/x", tmpl);
+	cleanup(dir);
+}
+
+Test(mkmodel, tiny_vae_writes_a_checkpoint)
+{
+	char dir[512], w[600];
+	sora_err e = {0};
+	sora_safetensors *st = NULL;
+	make(dir, sizeof dir, "hunyuan-vae", "hunyuan_vae", 0, SORA_F32);
+	snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	cr_assert_eq(sora_st_open(&st, w, &e), 0, "%s", e.msg);
+	const sora_st_tensor *t =
+	    sora_st_find(st, "encoder.down_blocks.1.resnets.0.conv_shortcut.conv.weight");
+	cr_assert(t, "the shortcut of a resnet whose channels change");
+	cr_expect_eq(t->ndim, 5);
+	cr_expect(t->shape[0] == 16 && t->shape[1] == 8 && t->shape[4] == 1);
+	cr_expect(!sora_st_find(st, "encoder.down_blocks.0.resnets.0.conv_shortcut.conv.weight"));
+	cr_expect(!sora_st_find(st, "encoder.down_blocks.3.downsamplers.0.conv.conv.weight"));
+	cr_expect(sora_st_find(st, "decoder.up_blocks.2.resnets.1.norm1.weight"));
+	sora_st_close(st);
+	cleanup(dir);
 }
