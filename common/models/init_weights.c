@@ -203,8 +203,10 @@ static int compare(parser *ps, double *v)
 	TRY(sum(ps, v));
 	skip_space(ps);
 	const char *p = ps->p;
+	if (!*p || !strchr("=!<>", *p))
+		return 0;
 	int two = p[1] == '=';
-	if (!((*p == '=' || *p == '!') && two) && *p != '<' && *p != '>')
+	if ((*p == '=' || *p == '!') && !two)
 		return 0;
 	ps->p += two ? 2 : 1;
 	TRY(sum(ps, &x));

@@ -290,3 +290,64 @@ Test(mkmodel, tiny_vae_writes_a_checkpoint)
 	sora_st_close(st);
 	cleanup(dir);
 }
+
+/* The table expressions: precedence, lists, conditions; malformed ones fail naming the problem. */
+Test(mkmodel, expressions)
+{
+	char tmpl[] = "/tmp/sora-mkmodel.XXXXXX", cfg[600], dir[700];
+	sora_err e = {0};
+	sora_json j = {0};
+	double v;
+	cr_assert(mkdtemp(tmpl));
+	snprintf(cfg, sizeof cfg, "%s/config.json", tmpl);
+	FILE *f = fopen(cfg, "w");
+	cr_assert(f);
+	fputs("{\"a\": 3, \"c\": [8, 16, 32], \"on\": true, \"s\": {\"a\": 5}, \"name\": \"x\"}", f);
+	fclose(f);
+	cr_assert_eq(sora_json_load(&j, cfg, &e), 0, "%s", e.msg);
+	static const struct {
+		const char *scope, *expr;
+		double want;
+	} ok[] = {
+	    {"", "1 + 2 * a", 7},
+	    {"", "(1 + 2) * a", 9},
+	    {"", "2 ^ -1 * 4", 2},
+	    {"", "a - 1 - 1", 1},
+	    {"", "-a + 4", 1},
+	    {"", "c[1] + c[-1]", 48},
+	    {"", "len(c)", 3},
+	    {"", "c[len(c) - 1]", 32},
+	    {"", "max(a, 4) + min(a, 4)", 7},
+	    {"", "a == 3 ? c[0] : c[2]", 8},
+	    {"", "a != 3 ? 1 : 0", 0},
+	    {"", "a >= 3", 1},
+	    {"", "a < 3", 0},
+	    {"", "on * 2", 2},
+	    {"s.", "a", 5},
+	    {"s.", "c[0]", 8},
+	    {"", "s.a / 2", 2.5},
+	    {"", "1 ? 2 ? 3 : 4 : 5", 3},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		cr_expect_eq(sora_init_eval(&j, ok[i].scope, ok[i].expr, &v, &e), 0, "%s: %s", ok[i].expr,
+			     e.msg);
+		cr_expect(fabs(v - ok[i].want) < 1e-12, "%s = %g, want %g", ok[i].expr, v, ok[i].want);
+	}
+	static const struct {
+		const char *expr, *says;
+	} bad[] = {
+	    {"b + 1", "b is missing"},     {"name", "not a number"}, {"c[3]", "outside the list"},
+	    {"c[-4]", "outside the list"}, {"a[0]", "not a list"},   {"(a + 1", "')' expected"},
+	    {"a 2", "unexpected"},         {"1 / 0", "not finite"},  {"a ? 1", "':' expected"},
+	    {"len(a)", "not a list"},      {"", "unexpected"},       {"fan_in", "fan_in"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		sora_err_clear(&e);
+		cr_expect_lt(sora_init_eval(&j, "", bad[i].expr, &v, &e), 0, "%s succeeded", bad[i].expr);
+		cr_expect(strstr(e.msg, bad[i].says), "%s: \"%s\" does not say \"%s\"", bad[i].expr, e.msg,
+			  bad[i].says);
+	}
+	sora_json_free(&j);
+	snprintf(dir, sizeof dir, "%s/x", tmpl);
+	cleanup(dir);
+}
