@@ -264,6 +264,64 @@ static const sora_init_tensor hunyuan_vae[] = {
     {0},
 };
 
+/* Open-Sora 2.0's MMDiT (Flux-derived; a config.json with MMDiTConfig's fields: hidden_size, num_heads,
+ * mlp_ratio, depth, depth_single_blocks, in_channels, patch_size, vec_in_dim, context_in_dim, qkv_bias,
+ * fused_qkv, guidance_embed, cond_embed), the names of Open_Sora_v2.safetensors; PyTorch's default init. */
+#define LIN(P, COUNT, WHEN, OUT, IN)                                                                         \
+	ENTRY(P ".weight", COUNT, WHEN, 'u', "fan_in^-0.5", OUT, IN),                                        \
+	    ENTRY(P ".bias", COUNT, WHEN, 'c', "0", OUT)
+#define QKV_W(P, WHEN) ENTRY(P ".weight", "depth", WHEN, 'u', "fan_in^-0.5", "hidden_size", "hidden_size")
+#define QKV_B(P, WHEN) ENTRY(P ".bias", "depth", WHEN, 'c', "0", "hidden_size")
+#define STREAM(S)                                                                                            \
+	LIN("double_blocks.%d." S "_mod.lin", "depth", NULL, "6*hidden_size", "hidden_size"),                \
+	    ENTRY("double_blocks.%d." S "_attn.qkv.weight", "depth", "fused_qkv", 'u', "fan_in^-0.5",        \
+		  "3*hidden_size", "hidden_size"),                                                           \
+	    ENTRY("double_blocks.%d." S "_attn.qkv.bias", "depth", "fused_qkv * qkv_bias", 'c', "0",         \
+		  "3*hidden_size"),                                                                          \
+	    QKV_W("double_blocks.%d." S "_attn.q_proj", "fused_qkv == 0"),                                   \
+	    QKV_B("double_blocks.%d." S "_attn.q_proj", "(fused_qkv == 0) * qkv_bias"),                      \
+	    QKV_W("double_blocks.%d." S "_attn.k_proj", "fused_qkv == 0"),                                   \
+	    QKV_B("double_blocks.%d." S "_attn.k_proj", "(fused_qkv == 0) * qkv_bias"),                      \
+	    QKV_W("double_blocks.%d." S "_attn.v_proj", "fused_qkv == 0"),                                   \
+	    QKV_B("double_blocks.%d." S "_attn.v_proj", "(fused_qkv == 0) * qkv_bias"),                      \
+	    ENTRY("double_blocks.%d." S "_attn.norm.query_norm.scale", "depth", NULL, 'c', "1",              \
+		  "hidden_size/num_heads"),                                                                  \
+	    ENTRY("double_blocks.%d." S "_attn.norm.key_norm.scale", "depth", NULL, 'c', "1",                \
+		  "hidden_size/num_heads"),                                                                  \
+	    LIN("double_blocks.%d." S "_attn.proj", "depth", NULL, "hidden_size", "hidden_size"),            \
+	    LIN("double_blocks.%d." S "_mlp.0", "depth", NULL, "hidden_size*mlp_ratio", "hidden_size"),      \
+	    LIN("double_blocks.%d." S "_mlp.2", "depth", NULL, "hidden_size", "hidden_size*mlp_ratio")
+
+static const sora_init_tensor mmdit[] = {
+    LIN("img_in", NULL, NULL, "hidden_size", "in_channels"),
+    LIN("time_in.in_layer", NULL, NULL, "hidden_size", "256"),
+    LIN("time_in.out_layer", NULL, NULL, "hidden_size", "hidden_size"),
+    LIN("vector_in.in_layer", NULL, NULL, "hidden_size", "vec_in_dim"),
+    LIN("vector_in.out_layer", NULL, NULL, "hidden_size", "hidden_size"),
+    LIN("guidance_in.in_layer", NULL, "guidance_embed", "hidden_size", "256"),
+    LIN("guidance_in.out_layer", NULL, "guidance_embed", "hidden_size", "hidden_size"),
+    LIN("cond_in", NULL, "cond_embed", "hidden_size", "in_channels + patch_size^2"),
+    LIN("txt_in", NULL, NULL, "hidden_size", "context_in_dim"),
+    STREAM("img"),
+    STREAM("txt"),
+    LIN("single_blocks.%d.linear1", "depth_single_blocks", "fused_qkv",
+	"3*hidden_size + hidden_size*mlp_ratio", "hidden_size"),
+    LIN("single_blocks.%d.q_proj", "depth_single_blocks", "fused_qkv == 0", "hidden_size", "hidden_size"),
+    LIN("single_blocks.%d.k_proj", "depth_single_blocks", "fused_qkv == 0", "hidden_size", "hidden_size"),
+    LIN("single_blocks.%d.v_mlp", "depth_single_blocks", "fused_qkv == 0",
+	"hidden_size + hidden_size*mlp_ratio", "hidden_size"),
+    LIN("single_blocks.%d.linear2", "depth_single_blocks", NULL, "hidden_size",
+	"hidden_size + hidden_size*mlp_ratio"),
+    ENTRY("single_blocks.%d.norm.query_norm.scale", "depth_single_blocks", NULL, 'c', "1",
+	  "hidden_size/num_heads"),
+    ENTRY("single_blocks.%d.norm.key_norm.scale", "depth_single_blocks", NULL, 'c', "1",
+	  "hidden_size/num_heads"),
+    LIN("single_blocks.%d.modulation.lin", "depth_single_blocks", NULL, "3*hidden_size", "hidden_size"),
+    LIN("final_layer.linear", NULL, NULL, "in_channels", "hidden_size"),
+    LIN("final_layer.adaLN_modulation.1", NULL, NULL, "2*hidden_size", "hidden_size"),
+    {0},
+};
+
 const sora_init_kind sora_init_kinds[] = {
     {"t5",
      "T5EncoderModel (a T5Config); tokenizer spiece.model",
@@ -290,5 +348,10 @@ const sora_init_kind sora_init_kinds[] = {
      NULL,
      SORA_TOK_NONE,
      {{hunyuan_vae, ""}}},
+    {"mmdit",
+     "Open-Sora 2.0's MMDiT (Flux-derived; MMDiTConfig's fields)",
+     NULL,
+     SORA_TOK_NONE,
+     {{mmdit, ""}}},
     {0},
 };

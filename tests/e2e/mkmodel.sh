@@ -6,7 +6,7 @@
 CFG=$(cd "$(dirname "$0")/../.." && pwd)/configs/tiny
 FIX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
 
-for k in t5:t5 clip-text:clip_text clip-vision:clip_vision clip:clip hunyuan-vae:hunyuan_vae; do
+for k in t5:t5 clip-text:clip_text clip-vision:clip_vision clip:clip hunyuan-vae:hunyuan_vae mmdit:mmdit; do
 	sora-mkmodel -q --kind "${k%%:*}" --config "$CFG/${k##*:}.json" --out "$T/a/${k##*:}" --seed 3 || fail "make ${k%%:*}"
 	sora-mkmodel -q --kind "${k%%:*}" --config "$CFG/${k##*:}.json" --out "$T/b/${k##*:}" --seed 3
 done

@@ -351,3 +351,51 @@ Test(mkmodel, expressions)
 	snprintf(dir, sizeof dir, "%s/x", tmpl);
 	cleanup(dir);
 }
+
+/* The MMDiT table against the published checkpoint: Open_Sora_v2.safetensors holds 1082 tensors,
+ * 11,891,390,528 parameters (opensora_spec.md §1.11) for the released 11B config. */
+Test(mkmodel, mmdit_table_matches_the_published_count)
+{
+	char tmpl[] = "/tmp/sora-mkmodel.XXXXXX", cfg[600], dir[700];
+	sora_err e = {0};
+	sora_json j = {0};
+	int n;
+	int64_t params;
+	cr_assert(mkdtemp(tmpl));
+	snprintf(cfg, sizeof cfg, "%s/config.json", tmpl);
+	FILE *f = fopen(cfg, "w");
+	cr_assert(f);
+	fputs("{\"in_channels\": 64, \"vec_in_dim\": 768, \"context_in_dim\": 4096, \"hidden_size\": 3072, "
+	      "\"mlp_ratio\": 4.0, \"num_heads\": 24, \"depth\": 19, \"depth_single_blocks\": 38, "
+	      "\"patch_size\": 2, \"qkv_bias\": true, \"fused_qkv\": false, \"guidance_embed\": false, "
+	      "\"cond_embed\": true}",
+	      f);
+	fclose(f);
+	cr_assert_eq(sora_json_load(&j, cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_init_count(sora_init_kind_find("mmdit"), &j, &n, &params, &e), 0, "%s", e.msg);
+	cr_log_info("mmdit on the released 11B config: %d tensors, %lld parameters", n, (long long)params);
+	cr_expect_eq(n, 1082);
+	cr_expect_eq(params, 11891390528ll);
+	sora_json_free(&j);
+	snprintf(dir, sizeof dir, "%s/x", tmpl);
+	cleanup(dir);
+}
+
+Test(mkmodel, tiny_mmdit_writes_a_checkpoint)
+{
+	char dir[512], w[600];
+	sora_err e = {0};
+	sora_safetensors *st = NULL;
+	make(dir, sizeof dir, "mmdit", "mmdit", 0, SORA_BF16);
+	snprintf(w, sizeof w, "%s/model.safetensors", dir);
+	cr_assert_eq(sora_st_open(&st, w, &e), 0, "%s", e.msg);
+	const sora_st_tensor *t = sora_st_find(st, "single_blocks.1.v_mlp.weight");
+	cr_assert(t);
+	cr_expect(t->shape[0] == 64 + 256 && t->shape[1] == 64);
+	cr_expect(sora_st_find(st, "cond_in.weight") &&
+		  sora_st_find(st, "double_blocks.1.txt_attn.q_proj.bias"));
+	cr_expect(!sora_st_find(st, "guidance_in.in_layer.weight") &&
+		  !sora_st_find(st, "double_blocks.0.img_attn.qkv.weight"));
+	sora_st_close(st);
+	cleanup(dir);
+}
