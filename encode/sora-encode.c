@@ -46,6 +46,8 @@ typedef struct enc {
 
 	row *rows;
 	int nrows;
+	sora_fields *pending; /* output rows of the open shard: written once it is sealed */
+	int npending, cap_pending, sealed;
 	int64_t in, added, rejected, skipped, t5_cut, clip_cut;
 	int fatal, stopped;
 	sora_progress prog;
@@ -288,6 +290,22 @@ fail:
 	return -1;
 }
 
+/* The output rows of shards now sealed. */
+static int emit_pending(enc *x, sora_err *e)
+{
+	for (int i = 0; i < x->npending; i++) {
+		TRY(sora_csv_write(x->out, x->pending[i].v, x->pending[i].n, e));
+		x->added++;
+	}
+	fflush(x->out);
+	for (int i = 0; i < x->npending; i++)
+		sora_fields_free(&x->pending[i]);
+	x->npending = 0;
+	return 0;
+fail:
+	return -1;
+}
+
 /* Encodes the batch and writes its rows; a failure here is fatal (the models, the disk). */
 static int flush(enc *x, sora_err *e)
 {
@@ -297,20 +315,29 @@ static int flush(enc *x, sora_err *e)
 	for (int b = 0; b < x->nrows; b++) {
 		row *r = &x->rows[b];
 		TRY(write_row(x, b, e));
-		x->added++;
 		x->t5_cut += r->tok.t5_cut;
 		x->clip_cut += r->tok.clip_cut;
 		if (r->tok.t5_cut || r->tok.clip_cut)
 			log_debug("%s: prompt cut to the %s tokenizer's length", r->id,
 				  r->tok.t5_cut ? (r->tok.clip_cut ? "T5 and CLIP" : "T5") : "CLIP");
-		int n = x->header.n,
-		    w = x->shard_col + 1 > x->prompt_col + 1 ? x->shard_col + 1 : x->prompt_col + 1;
+		int n = x->header.n, w = x->shard_col > x->prompt_col ? x->shard_col + 1 : x->prompt_col + 1;
 		CHECK_ALLOC(e, sora_fields_resize(&r->f, w > n ? w : n) == 0 &&
 				   sora_fields_set(&r->f, x->prompt_col, r->prompt) == 0 &&
 				   sora_fields_set(&r->f, x->shard_col, sora_shard_writer_shard(x->w)) == 0);
-		TRY(sora_csv_write(x->out, r->f.v, r->f.n, e));
+		if (x->npending == x->cap_pending) {
+			int cap = x->cap_pending ? 2 * x->cap_pending : 64;
+			sora_fields *p = realloc(x->pending, (size_t)cap * sizeof *p);
+			CHECK_ALLOC(e, p);
+			x->pending = p;
+			x->cap_pending = cap;
+		}
+		x->pending[x->npending++] = r->f;
+		memset(&r->f, 0, sizeof r->f);
+		if (sora_shard_writer_sealed(x->w) != x->sealed) {
+			x->sealed = sora_shard_writer_sealed(x->w);
+			TRY(emit_pending(x, e));
+		}
 	}
-	fflush(x->out);
 	for (int b = 0; b < x->nrows; b++)
 		row_free(&x->rows[b]);
 	x->nrows = 0;
@@ -479,17 +506,21 @@ int main(int argc, char **argv)
 	double t0 = sora_now();
 	run(&x, argc - first, argv + first);
 	sora_progress_end(&x.prog);
-	if (x.fatal) {
-		/* The open shard's rows are dropped; sealed shards and the index are untouched. */
-		sora_shard_writer_abort(x.w);
-		x.w = NULL;
-		status = x.fatal == 2 ? SORA_EXIT_USAGE : SORA_EXIT_FAIL;
-	} else {
+	if (!x.fatal) {
 		rc = sora_shard_writer_close(x.w, &e);
 		x.w = NULL;
-		if (rc < 0)
-			log_error("%s", e.msg);
-		else if (fflush(x.out) != 0 || (x.rej && fflush(x.rej) != 0))
+		if (rc < 0 || emit_pending(&x, &e) < 0)
+			log_error("%s", e.msg), x.fatal = 1;
+	}
+	if (x.fatal) {
+		/* The open shard's rows are dropped; sealed shards and the index are untouched. */
+		if (x.npending)
+			log_error("the %d rows of the unfinished shard were dropped; a re-run redoes them",
+				  x.npending);
+		status = x.fatal == 2 ? SORA_EXIT_USAGE : SORA_EXIT_FAIL;
+	} else {
+		rc = 0;
+		if (fflush(x.out) != 0 || (x.rej && fflush(x.rej) != 0))
 			log_error("cannot finish writing the output: %s", strerror(errno)), rc = -1;
 		status = rc < 0 ? SORA_EXIT_FAIL : x.stopped ? SORA_EXIT_MAX_REJECTS : SORA_EXIT_OK;
 	}
@@ -503,6 +534,9 @@ done:
 	sora_shard_writer_abort(x.w);
 	for (int b = 0; x.rows && b < x.nrows; b++)
 		row_free(&x.rows[b]);
+	for (int i = 0; i < x.npending; i++)
+		sora_fields_free(&x.pending[i]);
+	free(x.pending);
 	free(x.rows);
 	cJSON_Delete(desc);
 	sora_text_encoder_free(&x.te);

@@ -241,9 +241,10 @@ void sora_shard_dir_unlock(int fd)
 
 const char *sora_shard_strerror(int rc)
 {
-	if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT) {
+	/* LMDB reports a short write as EIO: that is how a full disk or a file size limit shows. */
+	if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT || rc == EIO) {
 		static _Thread_local char buf[160];
-		snprintf(buf, sizeof buf, "%s (the disk is full or a file size limit was reached)",
+		snprintf(buf, sizeof buf, "%s (is the disk full, or a file size limit reached?)",
 			 mdb_strerror(rc));
 		return buf;
 	}

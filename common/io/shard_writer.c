@@ -29,6 +29,7 @@ struct sora_shard_writer {
 	int64_t rows;
 	cJSON *buckets;
 	char last[32]; /* file name of the shard the last row went to */
+	int nsealed;   /* shards sealed by this writer */
 };
 
 static void hidden_name(char *buf, size_t n, const char *dir, int64_t num, const char *kind)
@@ -262,6 +263,7 @@ static int seal(sora_shard_writer *w, sora_err *e)
 	cJSON_Delete(index);
 	unlink(w->open_path);
 	close_open(w);
+	w->nsealed++;
 	sora_dataset_close(w->sealed);
 	w->sealed = NULL;
 	return sora_dataset_open(&w->sealed, w->dir, e);
@@ -341,6 +343,11 @@ fail:
 const char *sora_shard_writer_shard(const sora_shard_writer *w)
 {
 	return w->last;
+}
+
+int sora_shard_writer_sealed(const sora_shard_writer *w)
+{
+	return w->nsealed;
 }
 
 int sora_shard_writer_close(sora_shard_writer *w, sora_err *e)

@@ -73,6 +73,8 @@ int sora_shard_writer_put(sora_shard_writer *w, const char *id, const void *blob
 			  const char *bucket, sora_err *e);
 /* The shard file the last row went to ("shard-00003.mdb"). */
 const char *sora_shard_writer_shard(const sora_shard_writer *w);
+/* Shards this writer has sealed so far: when it grows, every row put before is in a sealed shard. */
+int sora_shard_writer_sealed(const sora_shard_writer *w);
 /* Seals the open shard (if any) and frees w; w is freed on failure too. */
 int sora_shard_writer_close(sora_shard_writer *w, sora_err *e);
 /* Removes the open shard's files (its rows are lost: a later run redoes them) and frees w. */
