@@ -206,11 +206,10 @@ static int take_row(enc *x, row *r, sora_err *e)
 		return 1;
 	for (int b = 0; b < x->nrows; b++)
 		CHECK(e, strcmp(x->rows[b].id, r->id) != 0, "id '%s' appears twice in the input", r->id);
-	if (x->no_suffix)
-		CHECK_ALLOC(e, r->prompt = strdup(v[x->text]));
-	else
-		TRY(sora_prompt_build(v[x->text], x->fps >= 0 ? v[x->fps] : NULL,
-				      x->motion >= 0 ? v[x->motion] : NULL, SORA_FPS_MAX, &r->prompt, e));
+	/* Without the fps and motion fields the prompt is the caption alone. */
+	TRY(sora_prompt_build(v[x->text], x->fps >= 0 && !x->no_suffix ? v[x->fps] : NULL,
+			      x->motion >= 0 && !x->no_suffix ? v[x->motion] : NULL, SORA_FPS_MAX, &r->prompt,
+			      e));
 	TRY(sora_text_encoder_tokenize(&x->te, x->nrows, r->prompt, &r->tok, e));
 	return 0;
 fail:
@@ -265,7 +264,7 @@ static int write_row(enc *x, int b, sora_err *e)
 	TRY(sora_from_f32(t[0].data, SORA_BF16, sora_text_encoder_t5(&x->te, b), (size_t)L * D, e));
 	TRY(sora_from_f32(t[1].data, SORA_BF16, sora_text_encoder_clip(&x->te, b), (size_t)C, e));
 	for (int i = 0; i < x->header.n; i++)
-		if (strcmp(x->header.v[i], "prompt") && strcmp(x->header.v[i], "t5_tokens")) {
+		if (strcmp(x->header.v[i], "prompt") != 0 && strcmp(x->header.v[i], "t5_tokens") != 0) {
 			meta[k++] = x->header.v[i];
 			meta[k++] = r->f.v[i];
 		}

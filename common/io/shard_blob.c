@@ -130,7 +130,7 @@ static int parse_tensor(sora_record *r, int k, const cJSON *item, size_t data_si
 	CHECK(e, cJSON_IsObject(item), "%s: tensor '%s' is not an object", what, name);
 	CHECK(e, cJSON_IsString(dt), "%s: tensor '%s' has no dtype", what, name);
 	size_t i = 0;
-	for (; i < sizeof dtypes / sizeof *dtypes && strcmp(dtypes[i].name, dt->valuestring); i++)
+	for (; i < sizeof dtypes / sizeof *dtypes && strcmp(dtypes[i].name, dt->valuestring) != 0; i++)
 		;
 	CHECK(e, i < sizeof dtypes / sizeof *dtypes,
 	      "%s: tensor '%s' has dtype %s (F32, BF16, F16, I32, I64 are read)", what, name,

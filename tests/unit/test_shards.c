@@ -499,10 +499,10 @@ Test(encode, fifty_rows_bit_equal_and_python, .timeout = 600)
 		cr_log_warn("Python comparison skipped: no python3 with lmdb and numpy (apt-get install "
 			    "python3-lmdb)");
 	} else {
-		const char **names = calloc(2 * ROWS, sizeof *names),
-			   **meta = calloc(40 * ROWS, sizeof *meta);
-		sora_tensor *ts = calloc(2 * ROWS, sizeof *ts);
-		char(*nb)[64] = calloc(2 * ROWS + 20 * ROWS, sizeof *nb);
+		const char **names = calloc((size_t)2 * ROWS, sizeof *names),
+			   **meta = calloc((size_t)40 * ROWS, sizeof *meta);
+		sora_tensor *ts = calloc((size_t)2 * ROWS, sizeof *ts);
+		char(*nb)[64] = calloc((size_t)22 * ROWS, sizeof *nb);
 		int nt = 0, nm = 0, nn = 0;
 		for (int k = 0; k < ROWS; k++) {
 			for (int i = 0; i < rec[k].n; i++) {
