@@ -389,9 +389,14 @@ static void run(enc *x, int nargs, char **args)
 			rc = sora_csv_read(rd, &x->header, &e);
 			if (rc == 0)
 				goto next; /* no input at all: nothing to add */
-			if (rc < 0 || find_columns(x, &e) < 0 || open_outputs(x, &e) < 0) {
+			if (rc < 0 || find_columns(x, &e) < 0) {
 				log_error("%s: %s", name, e.msg);
 				x->fatal = rc < 0 ? 1 : 2;
+				goto next;
+			}
+			if (open_outputs(x, &e) < 0) {
+				log_error("%s", e.msg);
+				x->fatal = 1;
 				goto next;
 			}
 		} else {

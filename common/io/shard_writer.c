@@ -121,6 +121,15 @@ int sora_shard_writer_open(sora_shard_writer **out, const char *dir, const cJSON
 	TRY(sora_shard_dir_lock(dir, &lock, e));
 	TRY(sora_shard_index_load(dir, 1, &index, e));
 	if (!index) {
+		/* Shards without an index are not ours to sweep away. */
+		cJSON *none = sora_shard_index_new(encoders);
+		int unused = 0;
+		CHECK_ALLOC(e, none);
+		int64_t top = sweep(dir, none, 0, &unused, e);
+		cJSON_Delete(none);
+		TRY(top >= -1 ? 0 : -1);
+		CHECK(e, top < 0,
+		      "%s holds shard files but no index.json: restore it, or write to another folder", dir);
 		CHECK_ALLOC(e, index = sora_shard_index_new(encoders));
 		TRY(sora_shard_index_save(dir, index, e));
 	} else {

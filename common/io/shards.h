@@ -24,7 +24,8 @@
  * then sealed — a compacted copy `.shard-NNNNN.seal` is written and fsynced and renamed to
  * shard-NNNNN.mdb — and only then is index.json rewritten (temp file, fsync, rename). Both renames
  * happen under a lock on `DIR/.lock` (fcntl), so a shard file not in index.json, or a hidden file no live
- * process holds a lock on, was left by a killed run: opening a writer removes them. */
+ * process holds a lock on, was left by a killed run: opening a writer removes them. fcntl locks belong to
+ * a process, so a process opens at most one writer per folder. */
 #ifndef SORA_SHARDS_H
 #define SORA_SHARDS_H
 

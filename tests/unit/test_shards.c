@@ -327,6 +327,13 @@ Test(shards, leftovers_of_a_killed_run)
 	cr_expect_str_eq(sora_shard_writer_shard(w), "shard-00001.mdb");
 	cr_assert_eq(sora_shard_writer_close(w, &e), 0, "%s", e.msg);
 	free(blob);
+	/* Shards whose index is gone are left alone. */
+	snprintf(path, sizeof path, "%s/index.json", dir);
+	unlink(path);
+	cr_expect_eq(sora_shard_writer_open(&w, dir, enc, 1 << 20, &removed, &e), -1);
+	cr_expect(strstr(e.msg, "holds shard files but no index.json"), "%s", e.msg);
+	snprintf(path, sizeof path, "%s/shard-00001.mdb", dir);
+	cr_expect_eq(access(path, F_OK), 0);
 	cJSON_Delete(enc);
 	rm_rf(dir);
 }
