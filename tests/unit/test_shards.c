@@ -248,6 +248,40 @@ Test(shards, write_and_read)
 	rm_rf(dir);
 }
 
+/* Rows larger than the first map (64 MiB): the map doubles until a row fits, and rows stay readable. */
+Test(shards, map_grows, .timeout = 120)
+{
+	char *dir = tmpdir();
+	sora_err e = {0};
+	sora_shard_writer *w;
+	sora_tensor t;
+	cJSON *enc = encoders("abc");
+	cr_assert_eq(sora_tensor_alloc(&t, SORA_BF16, 1, (int64_t[]){20 << 20}, &e), 0); /* 40 MiB */
+	const char *names[] = {"latent"};
+	cr_assert_eq(sora_shard_writer_open(&w, dir, enc, (int64_t)1 << 30, NULL, &e), 0, "%s", e.msg);
+	for (int k = 0; k < 4; k++) {
+		void *blob;
+		size_t size;
+		char id[8];
+		((uint16_t *)t.data)[(20 << 20) - 1] = (uint16_t)k;
+		snprintf(id, sizeof id, "big-%d", k);
+		cr_assert_eq(sora_blob_encode(names, &t, 1, NULL, &blob, &size, &e), 0, "%s", e.msg);
+		cr_assert_eq(sora_shard_writer_put(w, id, blob, size, "x", &e), 0, "%s", e.msg);
+		free(blob);
+	}
+	cr_assert_eq(sora_shard_writer_close(w, &e), 0, "%s", e.msg);
+	sora_dataset *d;
+	sora_record r;
+	cr_assert_eq(sora_dataset_open(&d, dir, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_dataset_get(d, "big-3", &r, NULL, &e), 1, "%s", e.msg);
+	cr_expect_eq(((uint16_t *)sora_record_tensor(&r, "latent")->data)[(20 << 20) - 1], 3);
+	sora_record_free(&r);
+	sora_dataset_close(d);
+	sora_tensor_free(&t);
+	cJSON_Delete(enc);
+	rm_rf(dir);
+}
+
 Test(shards, forked_reader)
 {
 	char *dir = tmpdir();
