@@ -76,6 +76,25 @@ expect "the re-run's CSV lists the rows it added" "$(($(wc -l <"$T/rerun.csv") -
 enc --out "$D" -q <"$T/in.csv" >"$T/again.csv"
 expect "a third run adds nothing" "$(wc -l <"$T/again.csv")" 1
 
+# The 10-line reader of docs/formats.md reads the same rows and values.
+DOC="$(cd "$(dirname "$0")/../.." && pwd)/docs/formats.md"
+awk '/^## Shards/ { s = 1 } s && /^```$/ { p = 0 } p { print } s && /^```python$/ { p = 1 }' "$DOC" >"$T/reader.py"
+cat >>"$T/reader.py" <<'PY'
+import sys
+for rid, arrays, meta in read_dataset(sys.argv[1]):
+    print(rid, meta["prompt"], " ".join("%s:%r" % (k, float(v.astype("float64").sum())) for k, v in sorted(arrays.items())))
+PY
+$PY "$T/reader.py" "$D" | sort >"$T/doc_rows"
+$PY - "$READ" "$D" <<'PY' | sort >"$T/tool_rows"
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+for rid, arrays, meta in m.rows(sys.argv[2]):
+    print(rid, meta["prompt"], " ".join("%s:%r" % (k, float(v.astype("float64").sum())) for k, v in sorted(arrays.items())))
+PY
+expect "the reader in docs/formats.md reads every row alike" "$(wc -l <"$T/doc_rows") $(cmp -s "$T/doc_rows" "$T/tool_rows" && echo same)" "$N same"
+
 # ---- two --shard i/n jobs into one folder at once ----
 enc --out "$T/par" --shard-mb 1 --shard 0/2 -q <"$T/in.csv" >/dev/null &
 p0=$!
