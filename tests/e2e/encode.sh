@@ -151,7 +151,15 @@ expect "hostile rows: each reason" "$errs" "empty text|empty text|column text: i
 expect "hostile rows: over-long prompt kept and counted" "$(grep -c 'prompts cut to the tokenizer.s length: 1 by T5 (512), 1 by CLIP (77)' "$T/hostile.err")" 1
 expect "hostile rows: the good ones stored" "$($PY "$READ" "$T/hostile" --ids | tr '\n' ' ')" "long ok-1 "
 
-# ---- ids made from path and range; --t5-trim; --no-prompt-suffix ----
+enc --out "$T/maxrej" --max-rejects 2 -q <"$T/bad.csv" >/dev/null 2>&1
+expect "--max-rejects 2: exit 3" "$?" 3
+expect "--max-rejects 2: the rows before the stop are stored" "$($PY "$READ" "$T/maxrej" --ids | tr '\n' ' ')" "ok-1 "
+
+# ---- several input files; ids made from path and range; --t5-trim; --no-prompt-suffix ----
+head -3 "$T/in.csv" >"$T/part1.csv"
+(head -1 "$T/in.csv" && sed -n 4,5p "$T/in.csv") >"$T/part2.csv"
+enc --out "$T/two" -q "$T/part1.csv" "$T/part2.csv" >/dev/null
+expect "two input files: every row" "$($PY "$READ" "$T/two" --ids | tr '\n' ' ')" "clip-0000 clip-0001 clip-0002 clip-0003 "
 printf 'path,start_sec,end_sec,text,fps\n/v/a.mp4,0,2.5,a cat,30\n/v/a.mp4,2.5,5,a dog,30\n' >"$T/noid.csv"
 enc --out "$T/trim" --t5-trim -q <"$T/noid.csv" >/dev/null
 expect "no id column: path#start-end" "$($PY "$READ" "$T/trim" --ids | tr '\n' ' ')" "/v/a.mp4#0-2.5 /v/a.mp4#2.5-5 "
