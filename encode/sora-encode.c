@@ -77,6 +77,8 @@ static int find_columns(enc *x, sora_err *e)
 	x->width = sora_fields_find(h, "width");
 	x->frames = sora_fields_find(h, "num_frames");
 	CHECK(e, x->text >= 0, "the input CSV has no 'text' column");
+	for (int i = 0; i < h->n; i++) /* each column becomes one metadata key */
+		CHECK(e, sora_fields_find(h, h->v[i]) == i, "the input CSV has column '%s' twice", h->v[i]);
 	CHECK(e, x->id >= 0 || x->path >= 0,
 	      "the input CSV has neither an 'id' nor a 'path' column to key rows by");
 	if (sora_fields_find(h, "prompt") >= 0 || sora_fields_find(h, "t5_tokens") >= 0)
@@ -88,7 +90,7 @@ fail:
 
 static int open_outputs(enc *x, sora_err *e)
 {
-	sora_fields oh = {0};
+	sora_fields oh = {0}, rh = {0};
 	for (int i = 0; i < x->header.n; i++)
 		CHECK_ALLOC(e, sora_fields_push(&oh, x->header.v[i], strlen(x->header.v[i])) == 0);
 	if ((x->prompt_col = sora_fields_find(&oh, "prompt")) < 0) {
@@ -108,19 +110,18 @@ static int open_outputs(enc *x, sora_err *e)
 	if (x->c->rejects) {
 		CHECK(e, x->rej = fopen(x->c->rejects, "w"), "cannot write %s: %s", x->c->rejects,
 		      strerror(errno));
-		sora_fields rh = {0};
 		for (int i = 0; i < x->header.n; i++)
 			CHECK_ALLOC(e, sora_fields_push(&rh, x->header.v[i], strlen(x->header.v[i])) == 0);
 		if (sora_fields_find(&rh, "error") < 0)
 			CHECK_ALLOC(e, sora_fields_push(&rh, "error", 5) == 0);
-		int rc = sora_csv_write(x->rej, rh.v, rh.n, e);
-		sora_fields_free(&rh);
-		TRY(rc);
+		TRY(sora_csv_write(x->rej, rh.v, rh.n, e));
 	}
 	sora_fields_free(&oh);
+	sora_fields_free(&rh);
 	return 0;
 fail:
 	sora_fields_free(&oh);
+	sora_fields_free(&rh);
 	return -1;
 }
 

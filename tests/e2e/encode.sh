@@ -177,6 +177,8 @@ expect "prompt suffix" "$(csv_col "$T/suffix.csv" 1 prompt)" "a cat 15 FPS."
 # ---- usage and set-up errors ----
 printf 'id,caption\nx,y\n' | enc --out "$T/u" -q >/dev/null 2>&1
 expect "no text column: usage error" "$?" 2
+printf 'id,text,text\nx,y,z\n' | enc --out "$T/u4" -q >/dev/null 2>&1
+expect "a column twice: usage error" "$?" 2
 printf 'text\nx\n' | enc --out "$T/u2" -q >/dev/null 2>&1
 expect "no id or path column: usage error" "$?" 2
 sora-encode --t5 "$T/t5" </dev/null >/dev/null 2>&1
