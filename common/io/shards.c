@@ -178,6 +178,8 @@ fail:
 int sora_dataset_get(sora_dataset *d, const char *id, sora_record *r, int *shard_out, sora_err *e)
 {
 	size_t len = strlen(id);
+	if (r)
+		memset(r, 0, sizeof *r); /* safe to free whatever happens */
 	TRY(own_process(d, e));
 	CHECK(e, len > 0 && len <= SORA_SHARD_MAX_KEY, "id of %zu bytes (1 to %d are allowed)", len,
 	      SORA_SHARD_MAX_KEY);
@@ -233,6 +235,7 @@ fail:
 
 int sora_dataset_at(sora_dataset *d, int64_t i, sora_record *r, sora_err *e)
 {
+	memset(r, 0, sizeof *r); /* safe to free whatever happens */
 	TRY(own_process(d, e));
 	CHECK(e, i >= 0 && i < sora_dataset_count(d), "row %lld of a dataset of %lld", (long long)i,
 	      (long long)sora_dataset_count(d));

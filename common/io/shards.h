@@ -53,7 +53,8 @@ const cJSON *sora_dataset_index(const sora_dataset *d);
 /* The row with key id: 1 (r filled; free it), 0 when absent, -1 on an error. *shard (may be NULL) gets
  * the index of the shard holding it. With r NULL only the presence is looked up. */
 int sora_dataset_get(sora_dataset *d, const char *id, sora_record *r, int *shard, sora_err *e);
-/* Row i of the dataset (0 ≤ i < count): shards in index order, keys in byte order within a shard. */
+/* Row i of the dataset (0 ≤ i < count): shards in index order, keys in byte order within a shard.
+ * r is zeroed first, so freeing it is always safe. */
 int sora_dataset_at(sora_dataset *d, int64_t i, sora_record *r, sora_err *e);
 /* The file name of shard s ("shard-00003.mdb"). */
 const char *sora_dataset_shard_file(const sora_dataset *d, int s);

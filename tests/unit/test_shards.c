@@ -210,6 +210,18 @@ Test(shards, write_and_read)
 		cr_expect_eq(((uint16_t *)t5->data)[11], sora_f32_to_bf16((float)(i * 100 + 11)));
 		sora_record_free(&r);
 	}
+	/* Many threads at once (a data loader's workers) read the same rows. */
+	int wrong = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : wrong)
+	for (int i = 0; i < 4 * 35; i++) {
+		sora_record pr;
+		sora_err pe = {0};
+		wrong += sora_dataset_at(d, i % 35, &pr, &pe) != 0 ||
+			 ((uint16_t *)sora_record_tensor(&pr, "t5")->data)[0] !=
+			     sora_f32_to_bf16((float)(i % 35 * 100));
+		sora_record_free(&pr);
+	}
+	cr_expect_eq(wrong, 0, "%d reads from threads went wrong", wrong);
 	sora_record r;
 	int shard = -1;
 	cr_expect_eq(sora_dataset_get(d, "row-033", &r, &shard, &e), 1, "%s", e.msg);
