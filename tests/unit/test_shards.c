@@ -274,7 +274,7 @@ Test(shards, map_grows, .timeout = 120)
 	for (int k = 0; k < 4; k++) {
 		void *blob;
 		size_t size;
-		char id[8];
+		char id[16];
 		((uint16_t *)t.data)[(20 << 20) - 1] = (uint16_t)k;
 		snprintf(id, sizeof id, "big-%d", k);
 		cr_assert_eq(sora_blob_encode(names, &t, 1, NULL, &blob, &size, &e), 0, "%s", e.msg);
