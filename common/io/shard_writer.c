@@ -253,7 +253,12 @@ static int seal(sora_shard_writer *w, sora_err *e)
 	snprintf(file, sizeof file, "shard-%05lld.mdb", (long long)w->num);
 	snprintf(final, sizeof final, "%s/%s", w->dir, file);
 	hidden_name(seal_path, sizeof seal_path, w->dir, w->num, "seal");
-	TRY(fd = create_locked(seal_path, e));
+	/* Created and locked under the folder lock, so that no writer's sweep sees it unlocked. */
+	TRY(sora_shard_dir_lock(w->dir, &lock, e));
+	fd = create_locked(seal_path, e);
+	sora_shard_dir_unlock(lock);
+	lock = -1;
+	TRY(fd);
 	CHECK(e, (rc = mdb_env_stat(w->env, &st)) == 0, "%s: %s", w->open_path, mdb_strerror(rc));
 	rc = mdb_env_copyfd2(w->env, fd, MDB_CP_COMPACT);
 	CHECK(e, rc == 0, "%s: cannot write the sealed copy: %s", seal_path, sora_shard_strerror(rc));
