@@ -120,6 +120,22 @@ $PY "$READ" "$T/full" --check >"$T/full.check" 2>&1
 expect "full disk: index consistent, no unfinished shard left" "$?" 0
 expect "full disk: no row claimed" "$(wc -l <"$T/full.csv")" 1
 
+# A real full disk where one can be made (root: a 3 MiB tmpfs): the write or the seal fails with ENOSPC.
+mkdir -p "$T/tmpfs"
+if mount -t tmpfs -o size=3m tmpfs "$T/tmpfs" 2>/dev/null; then
+	enc --out "$T/tmpfs/ds" --shard-mb 1 <"$T/in.csv" >/dev/null 2>"$T/enospc.err"
+	rc=$?
+	$PY "$READ" "$T/tmpfs/ds" --check >"$T/enospc.check" 2>&1
+	crc=$?
+	umount "$T/tmpfs"
+	expect "tmpfs full: exit 1" "$rc" 1
+	expect "tmpfs full: says the disk is full" "$(grep -c 'No space left on device' "$T/enospc.err")" 1
+	expect "tmpfs full: sealed shards and index consistent, nothing stray" "$crc" 0
+	sed 's/^/# /' "$T/enospc.check" | tail -1
+else
+	skip "tmpfs full" "cannot mount a tmpfs here (not root); the file size limit above stands in"
+fi
+
 # ---- hostile rows ----
 long=$(printf 'a very long caption %.0s' $(seq 1 200))
 $PY - "$long" >"$T/bad.csv" <<'PY'
