@@ -122,6 +122,7 @@ expect "full disk: no row claimed" "$(wc -l <"$T/full.csv")" 1
 
 # A real full disk where one can be made (root: a 3 MiB tmpfs): the write or the seal fails with ENOSPC.
 mkdir -p "$T/tmpfs"
+trap 'umount "$T/tmpfs" 2>/dev/null; rm -rf "$T"' EXIT
 if mount -t tmpfs -o size=3m tmpfs "$T/tmpfs" 2>/dev/null; then
 	enc --out "$T/tmpfs/ds" --shard-mb 1 <"$T/in.csv" >/dev/null 2>"$T/enospc.err"
 	rc=$?
