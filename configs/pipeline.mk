@@ -97,8 +97,9 @@ $(OUT)/captioned/%.csv: $(OUT)/kept/%.csv
 # sora-encode resumes by itself (ids already in sealed shards are skipped): a re-run after a crash is cheap.
 $(OUT)/encoded/%.done: $(OUT)/captioned/%.csv
 	@test -n "$(T5)" -a -n "$(CLIP)" || { echo "set T5=DIR and CLIP=DIR (model folders), or ENCODE=0" >&2; exit 2; }
+	@mkdir -p $(@D)
 	$(BIN)/sora-encode -q -j $(THREADS) --t5 $(T5) --clip $(CLIP) $(ENCODE_ARGS) --out $(OUT)/encoded/$* \
-		--rejects $(OUT)/rejects/encode-$*.csv < $< && touch $@
+		--rejects $(OUT)/rejects/encode-$*.csv < $< > $(OUT)/encoded/$*.csv && touch $@
 
 # Rows per stage (data rows of every shard's file) and rejects.
 summary:

@@ -16,6 +16,9 @@ ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 step() { echo "== $*" >&2; }
 t0=$(date +%s)
 
+# Debian's own python3 (python3-lmdb is installed for it), not a shim earlier on PATH.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 step "sample videos in $D/videos (ffmpeg lavfi)"
 # Three shots with hard cuts at 3 s and 6 s: moving test pattern, still colour bars, a zooming fractal.
 ff -f lavfi -i testsrc2=s=320x180:r=25:d=3 -f lavfi -i smptebars=s=320x180:r=25:d=3 \
@@ -41,16 +44,12 @@ step "tiny random encoders: sora-mkmodel --kind t5 / clip-text (configs/tiny/)"
 
 PIPE=(make --no-print-directory -f configs/pipeline.mk BIN="$BIN" VIDEOS="$D/videos" OUT="$W" SHARDS=2
 	SPLIT_ARGS="--min-sec 1" FILTER="'num_frames >= 25' 'black_ratio < 0.5' 'score_vmafmotion >= 0.5'" THREADS=1 T5="$D/models/t5" CLIP="$D/models/clip")
-if [ ! -x "$BIN/sora-encode" ]; then
-	echo "demo: ${BIN#"$PWD"/}/sora-encode not built yet: the encode stage is skipped" >&2
-	PIPE+=(ENCODE=0)
-fi
 
 step "configs/pipeline.mk, 2 shards: probe -> split -> score -> filter (still shots out: motion < 0.5)"
 "${PIPE[@]}" -j2 kept >/dev/null
 
 step "captions: a caption file generated from what each sample shows ($D/captions.csv)"
-python3 - "$W/kept" "$D/captions.csv" <<'PY'
+"$PY" - "$W/kept" "$D/captions.csv" <<'PY'
 import csv, glob, os, sys
 shots = {
     'three_shots': ['A colorful test pattern with moving gradients and a sweeping clock hand.',
@@ -81,7 +80,7 @@ fi
 
 echo
 echo "== clips ($W/captioned/*.csv; clip files in $W/cuts/)"
-python3 - "$W" <<'PY'
+"$PY" - "$W" <<'PY'
 import csv, glob, json, os, sys
 w = sys.argv[1]
 rows = [r for f in sorted(glob.glob(w + '/captioned/*.csv')) for r in csv.DictReader(open(f, newline=''))]
@@ -123,7 +122,7 @@ for p in sets:
         print('  %s: %s; %d metadata fields' % (key, ', '.join(
             '%s %s %s' % (k, v['dtype'], v['shape']) for k, v in sorted(h.items())), len(meta)))
 if not sets:
-    print('(none: sora-encode not built)')
+    print('(no dataset was written)')
 PY
 echo
 echo "== rows per stage (make -f configs/pipeline.mk summary)"

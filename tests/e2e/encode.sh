@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# sora-encode with the tiny fixture T5 and CLIP: kill -9 at several points then re-run (every id exactly
+# once, index consistent, nothing stray), two --shard i/n jobs into one folder, a full disk (a file size
+# limit), hostile rows, derived ids, --t5-trim, --no-prompt-suffix, settings that differ from the
+# dataset's. The dataset is read back with tests/tools/read_shard.py (python3-lmdb + numpy).
+. "$(dirname "$0")/lib.sh"
+
+FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
+FX=$(cd "$FX" 2>/dev/null && pwd)
+READ="$(cd "$(dirname "$0")/.." && pwd)/tools/read_shard.py"
+PY=/usr/bin/python3
+[ -x $PY ] || PY=python3
+if [ -z "$FX" ] || [ ! -r "$FX/text/t5_tiny.safetensors" ]; then
+	skip "encode" "fixtures not found: set SORA_FIXTURES"
+	exit 0
+fi
+if ! $PY -c 'import lmdb, numpy' 2>/dev/null; then
+	skip "encode" "python3-lmdb or numpy missing (scripts/install-deps.sh installs them)"
+	exit 0
+fi
+
+# Published-layout model folders made of links to the fixture files.
+mkdir -p "$T/t5" "$T/clip"
+ln -s "$FX/text/t5_tiny_config.json" "$T/t5/config.json"
+ln -s "$FX/text/t5_tiny.safetensors" "$T/t5/model.safetensors"
+ln -s "$FX/text/tokenizers/t5/spiece.model" "$T/t5/spiece.model"
+ln -s "$FX/text/clip_text_tiny_config.json" "$T/clip/config.json"
+ln -s "$FX/text/clip_text_tiny.safetensors" "$T/clip/model.safetensors"
+ln -s "$FX/text/tokenizers/clip/vocab.json" "$T/clip/vocab.json"
+ln -s "$FX/text/tokenizers/clip/merges.txt" "$T/clip/merges.txt"
+enc() { sora-encode --t5 "$T/t5" --clip "$T/clip" -j 1 "$@"; }
+
+N=120
+$PY - "$N" >"$T/in.csv" <<'PY'
+import csv, sys
+w = csv.writer(sys.stdout, lineterminator="\n")
+w.writerow(["id", "path", "text", "fps", "score_vmafmotion", "height", "width", "num_frames"])
+for i in range(int(sys.argv[1])):
+    w.writerow([f"clip-{i:04d}", f"/v/{i}.mp4", f"a fox number {i} runs across the snow", [30, 24, 15][i % 3],
+                i / 7, 240, [320, 426][i % 2], 49])
+PY
+cut -d, -f1 "$T/in.csv" | tail -n +2 | sort >"$T/want_ids"
+
+# ---- kill -9 at several points, then a re-run ----
+D=$T/ds
+# kill_when NAME CONDITION: starts an encode, kills it -9 once CONDITION holds (or it ends by itself).
+kill_when() {
+	# Not through enc(): $! must be sora-encode itself, not a subshell running it.
+	sora-encode --t5 "$T/t5" --clip "$T/clip" -j 1 --out "$D" --shard-mb 1 --batch 4 -q <"$T/in.csv" >/dev/null 2>&1 &
+	local pid=$! waited=0
+	until eval "$2" || ! kill -0 $pid 2>/dev/null || [ $waited -gt 30000 ]; do waited=$((waited + 1)); done
+	if kill -9 $pid 2>/dev/null; then
+		wait $pid 2>/dev/null
+		echo "# killed $1; left: $(ls -A "$D" | tr '\n' ' ')"
+	else
+		echo "# not killed (it finished first): $1"
+	fi
+}
+sealed_rows() { sed -n 's/^\t"rows":\t\([0-9]*\),*$/\1/p' "$D/index.json" 2>/dev/null || echo 0; }
+kill_when "the first rows being written" 'ls -A "$D" 2>/dev/null | grep -q "\.open$"'
+kill_when "after the first seal" '[ "$(sealed_rows)" -gt 0 ] 2>/dev/null && ls -A "$D" | grep -q "\.open$"'
+kill_when "after 0.5 s" 'sleep 0.5; true'
+kill_when "while sealing" 'ls -A "$D" 2>/dev/null | grep -q "\.seal$"'
+kill_when "after 1.0 s" 'sleep 1.0; true'
+enc --out "$D" --shard-mb 1 --batch 4 <"$T/in.csv" >"$T/rerun.csv" 2>"$T/rerun.err"
+expect "after the kills: the re-run exits 0" "$?" 0
+$PY "$READ" "$D" --ids | sort >"$T/got_ids"
+expect "after the kills: every id exactly once" "$(cmp -s "$T/got_ids" "$T/want_ids" && echo same)" same
+$PY "$READ" "$D" --check >"$T/check" 2>&1
+expect "after the kills: index.json matches the shards, no stray files" "$?" 0
+tail -1 "$T/check" | sed 's/^/# /'
+in=$(sed -n 's/.*: \([0-9]*\) rows in, \([0-9]*\) out, 0 rejected, \([0-9]*\) filtered.*/\1 \2 \3/p' "$T/rerun.err")
+set -- $in
+expect "after the kills: the re-run adds only what was missing" "$1 $(($2 + $3))" "$N $N"
+expect "the re-run's CSV lists the rows it added" "$(($(wc -l <"$T/rerun.csv") - 1))" "${2:-x}"
+enc --out "$D" -q <"$T/in.csv" >"$T/again.csv"
+expect "a third run adds nothing" "$(wc -l <"$T/again.csv")" 1
+
+# The 10-line reader of docs/formats.md reads the same rows and values.
+DOC="$(cd "$(dirname "$0")/../.." && pwd)/docs/formats.md"
+awk '/^## Shards/ { s = 1 } s && /^```$/ { p = 0 } p { print } s && /^```python$/ { p = 1 }' "$DOC" >"$T/reader.py"
+cat >>"$T/reader.py" <<'PY'
+import sys
+for rid, arrays, meta in read_dataset(sys.argv[1]):
+    print(rid, meta["prompt"], " ".join("%s:%r" % (k, float(v.astype("float64").sum())) for k, v in sorted(arrays.items())))
+PY
+$PY "$T/reader.py" "$D" | sort >"$T/doc_rows"
+$PY - "$READ" "$D" <<'PY' | sort >"$T/tool_rows"
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+for rid, arrays, meta in m.rows(sys.argv[2]):
+    print(rid, meta["prompt"], " ".join("%s:%r" % (k, float(v.astype("float64").sum())) for k, v in sorted(arrays.items())))
+PY
+expect "the reader in docs/formats.md reads every row alike" "$(wc -l <"$T/doc_rows") $(cmp -s "$T/doc_rows" "$T/tool_rows" && echo same)" "$N same"
+
+# ---- two --shard i/n jobs into one folder at once ----
+enc --out "$T/par" --shard-mb 1 --shard 0/2 -q <"$T/in.csv" >/dev/null &
+p0=$!
+enc --out "$T/par" --shard-mb 1 --shard 1/2 -q <"$T/in.csv" >/dev/null
+wait $p0
+$PY "$READ" "$T/par" --ids | sort >"$T/par_ids"
+expect "--shard 0/2 and 1/2 at once: every id exactly once" "$(cmp -s "$T/par_ids" "$T/want_ids" && echo same)" same
+$PY "$READ" "$T/par" --check >/dev/null
+expect "--shard 0/2 and 1/2 at once: index consistent" "$?" 0
+
+# ---- a full disk: a file size limit makes the open shard's writes fail ----
+head -31 "$T/in.csv" >"$T/in30.csv"
+enc --out "$T/full" -q <"$T/in30.csv" >/dev/null
+cp "$T/full/shard-00000.mdb" "$T/sealed.copy"
+(
+	ulimit -f 300
+	enc --out "$T/full" <"$T/in.csv" >"$T/full.csv" 2>"$T/full.err"
+)
+expect "full disk: exit 1" "$?" 1
+expect "full disk: says so" "$(grep -c 'is the disk full' "$T/full.err")" 1
+expect "full disk: the sealed shard is intact" "$(cmp -s "$T/full/shard-00000.mdb" "$T/sealed.copy" && echo same)" same
+$PY "$READ" "$T/full" --check >"$T/full.check" 2>&1
+expect "full disk: index consistent, no unfinished shard left" "$?" 0
+expect "full disk: no row claimed" "$(wc -l <"$T/full.csv")" 1
+
+# A real full disk where one can be made (root: a 3 MiB tmpfs): the write or the seal fails with ENOSPC.
+mkdir -p "$T/tmpfs"
+trap 'umount "$T/tmpfs" 2>/dev/null; rm -rf "$T"' EXIT
+if mount -t tmpfs -o size=3m tmpfs "$T/tmpfs" 2>/dev/null; then
+	enc --out "$T/tmpfs/ds" --shard-mb 1 <"$T/in.csv" >/dev/null 2>"$T/enospc.err"
+	rc=$?
+	$PY "$READ" "$T/tmpfs/ds" --check >"$T/enospc.check" 2>&1
+	crc=$?
+	umount "$T/tmpfs"
+	expect "tmpfs full: exit 1" "$rc" 1
+	expect "tmpfs full: says the disk is full" "$(grep -c 'No space left on device' "$T/enospc.err")" 1
+	expect "tmpfs full: sealed shards and index consistent, nothing stray" "$crc" 0
+	sed 's/^/# /' "$T/enospc.check" | tail -1
+else
+	skip "tmpfs full" "cannot mount a tmpfs here (not root); the file size limit above stands in"
+fi
+
+# ---- hostile rows ----
+long=$(printf 'a very long caption %.0s' $(seq 1 200))
+$PY - "$long" >"$T/bad.csv" <<'PY'
+import sys
+long = sys.argv[1]
+rows = [
+    'id,path,text,fps,score_vmafmotion',
+    'ok-1,/v/a.mp4,a cat,30,4',
+    'empty,/v/b.mp4,,30,4',
+    'blank,/v/c.mp4,"   ",30,4',
+    'badutf,/v/d.mp4,"bad <FF> byte",30,4',
+    'badpath,/v/<FE>.mp4,a cat,30,4',
+    ('x' * 600) + ',/v/e.mp4,a cat,30,4',
+    'ok-1,/v/f.mp4,a dog,30,4',
+    'badfps,/v/g.mp4,a cat,thirty,4',
+    ',,a cat,30,4',
+    'extra,/v/h.mp4,a cat,30,4,surplus',
+    'long,/v/i.mp4,' + long + ',24,1',
+]
+data = ("\n".join(rows) + "\n").encode()
+sys.stdout.buffer.write(data.replace(b"<FF>", b"\xff").replace(b"<FE>", b"\xfe"))
+PY
+enc --out "$T/hostile" --rejects "$T/rej.csv" <"$T/bad.csv" >"$T/hostile.csv" 2>"$T/hostile.err"
+expect "hostile rows: exit 0" "$?" 0
+expect "hostile rows: summary" "$(tail -1 "$T/hostile.err" | sed 's/, [0-9.]* s$//; s/^sora-encode: //')" \
+	"11 rows in, 2 out, 9 rejected, 0 filtered (0 already in $T/hostile)"
+errs=$($PY -c 'import csv,sys; print("|".join(r["error"] for r in csv.DictReader(open(sys.argv[1], encoding="utf-8", errors="replace"))))' "$T/rej.csv")
+expect "hostile rows: each reason" "$errs" "empty text|empty text|column text: invalid UTF-8 at byte 4|column path: invalid UTF-8 at byte 3|id of 600 bytes (at most 511)|id 'ok-1' appears twice in the input|fps 'thirty' is not a number|no id and no path to make one from|malformed CSV row: 6 fields, the header has 5"
+expect "hostile rows: over-long prompt kept and counted" "$(grep -c 'prompts cut to the tokenizer.s length: 1 by T5 (512), 1 by CLIP (77)' "$T/hostile.err")" 1
+expect "hostile rows: the good ones stored" "$($PY "$READ" "$T/hostile" --ids | tr '\n' ' ')" "long ok-1 "
+
+enc --out "$T/maxrej" --max-rejects 2 -q <"$T/bad.csv" >/dev/null 2>&1
+expect "--max-rejects 2: exit 3" "$?" 3
+expect "--max-rejects 2: the rows before the stop are stored" "$($PY "$READ" "$T/maxrej" --ids | tr '\n' ' ')" "ok-1 "
+
+# ---- several input files; ids made from path and range; --t5-trim; --no-prompt-suffix ----
+head -3 "$T/in.csv" >"$T/part1.csv"
+(head -1 "$T/in.csv" && sed -n 4,5p "$T/in.csv") >"$T/part2.csv"
+enc --out "$T/two" -q "$T/part1.csv" "$T/part2.csv" >/dev/null
+expect "two input files: every row" "$($PY "$READ" "$T/two" --ids | tr '\n' ' ')" "clip-0000 clip-0001 clip-0002 clip-0003 "
+printf 'path,start_sec,end_sec,text,fps\n/v/a.mp4,0,2.5,a cat,30\n/v/a.mp4,2.5,5,a dog,30\n' >"$T/noid.csv"
+enc --out "$T/trim" --t5-trim -q <"$T/noid.csv" >/dev/null
+expect "no id column: path#start-end" "$($PY "$READ" "$T/trim" --ids | tr '\n' ' ')" "/v/a.mp4#0-2.5 /v/a.mp4#2.5-5 "
+expect "--t5-trim: t5 is [tokens, width]" \
+	"$($PY "$READ" "$T/trim" | $PY -c 'import json,sys; print(" ".join("%s/%s" % (r["tensors"]["t5"][0], r["metadata"]["t5_tokens"]) for r in map(json.loads, sys.stdin)))')" \
+	"8/8 8/8"
+enc --out "$T/trim" -q <"$T/noid.csv" >/dev/null 2>"$T/trim.err"
+expect "other settings than the dataset's: exit 1" "$?" 1
+expect "other settings than the dataset's: names the key" "$(grep -c 't5.trim differs' "$T/trim.err")" 1
+enc --out "$T/plain" --no-prompt-suffix -q <"$T/noid.csv" >"$T/plain.csv"
+expect "--no-prompt-suffix: the caption alone" "$(csv_col "$T/plain.csv" 1 prompt)" "a cat"
+enc --out "$T/suffix" -q <"$T/noid.csv" >"$T/suffix.csv"
+expect "prompt suffix" "$(csv_col "$T/suffix.csv" 1 prompt)" "a cat 15 FPS."
+
+# ---- usage and set-up errors ----
+printf 'id,caption\nx,y\n' | enc --out "$T/u" -q >/dev/null 2>&1
+expect "no text column: usage error" "$?" 2
+printf 'id,text,text\nx,y,z\n' | enc --out "$T/u4" -q >/dev/null 2>&1
+expect "a column twice: usage error" "$?" 2
+printf 'text\nx\n' | enc --out "$T/u2" -q >/dev/null 2>&1
+expect "no id or path column: usage error" "$?" 2
+sora-encode --t5 "$T/t5" </dev/null >/dev/null 2>&1
+expect "no --out: usage error" "$?" 2
+sora-encode --out "$T/u3" --t5 "$T/nowhere" --clip "$T/clip" <"$T/noid.csv" >/dev/null 2>"$T/nowhere.err"
+expect "missing model: exit 1" "$?" 1
+expect "missing model: names the file" "$(grep -c 'nowhere/spiece.model' "$T/nowhere.err")" 1
+
+exit $((FAILS > 0))
