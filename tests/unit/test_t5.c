@@ -138,11 +138,12 @@ Test(t5, memory_estimate)
 	fixtures(cfg, sizeof cfg, "t5_tiny_config.json");
 	cr_assert_eq(sora_t5_read_config(&c, cfg, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_t5_load(&m, cfg, fixtures(w, sizeof w, "t5_tiny.safetensors"), &e), 0, "%s", e.msg);
-	size_t weights = sora_tensor_nbytes(&m.shared) + sora_tensor_nbytes(&m.rel_bias) +
-			 sora_tensor_nbytes(&m.final_ln);
+	size_t weights =
+	    sora_tensor_nbytes(&m.shared) + sora_tensor_nbytes(&m.rel_bias) + sora_tensor_nbytes(&m.final_ln);
 	for (int i = 0; i < m.cfg.num_layers; i++) {
 		const sora_t5_block *b = &m.blocks[i];
-		const sora_tensor *t[] = {&b->ln0, &b->q, &b->k, &b->v, &b->o, &b->ln1, &b->wi0, &b->wi1, &b->wo};
+		const sora_tensor *t[] = {&b->ln0, &b->q,   &b->k,   &b->v, &b->o,
+					  &b->ln1, &b->wi0, &b->wi1, &b->wo};
 		for (size_t j = 0; j < sizeof t / sizeof *t; j++)
 			weights += sora_tensor_nbytes(t[j]);
 	}
@@ -150,8 +151,15 @@ Test(t5, memory_estimate)
 	cr_expect_eq(sora_t5_memory_bytes(&c, 4, 77), want, "estimate %zu, loaded + scratch + output %zu",
 		     sora_t5_memory_bytes(&c, 4, 77), want);
 	/* t5-v1_1-xxl: 4.76e9 parameters in f32, about 19 GB. */
-	sora_t5_config xxl = {.vocab_size = 32128, .d_model = 4096, .d_kv = 64, .num_heads = 64, .d_ff = 10240,
-			      .num_layers = 24, .num_buckets = 32, .max_distance = 128, .gated = 1};
+	sora_t5_config xxl = {.vocab_size = 32128,
+			      .d_model = 4096,
+			      .d_kv = 64,
+			      .num_heads = 64,
+			      .d_ff = 10240,
+			      .num_layers = 24,
+			      .num_buckets = 32,
+			      .max_distance = 128,
+			      .gated = 1};
 	double gb = (double)sora_t5_memory_bytes(&xxl, 1, 512) / 1e9;
 	cr_log_info("t5-v1_1-xxl, 1 x 512 tokens: %.2f GB", gb);
 	cr_expect(gb > 19.0 && gb < 20.5, "t5-v1_1-xxl estimate %.2f GB", gb);
