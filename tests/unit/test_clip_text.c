@@ -199,8 +199,8 @@ Test(clip_text, whole_clipmodel_folder)
 	cr_assert_eq(sora_st_open(&vision, fixtures(p, sizeof p, "clip_vision_tiny.safetensors"), &e), 0,
 		     "%s", e.msg);
 	int nt = sora_st_count(text), nv = sora_st_count(vision), n = 0;
-	const char **names = calloc((size_t)(nt + nv + 3), sizeof *names);
-	sora_tensor *ts = calloc((size_t)(nt + nv + 3), sizeof *ts);
+	const char **names = calloc((size_t)nt + nv + 3, sizeof *names);
+	sora_tensor *ts = calloc((size_t)nt + nv + 3, sizeof *ts);
 	cr_assert(names && ts);
 	for (int i = 0; i < nt + nv; i++) {
 		const sora_st_tensor *t = i < nt ? sora_st_get(text, i) : sora_st_get(vision, i - nt);

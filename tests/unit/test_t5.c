@@ -144,7 +144,7 @@ Test(t5, memory_estimate)
 		const sora_t5_block *b = &m.blocks[i];
 		const sora_tensor *t[] = {&b->ln0, &b->q,   &b->k,   &b->v, &b->o,
 					  &b->ln1, &b->wi0, &b->wi1, &b->wo};
-		for (size_t j = 0; j < sizeof t / sizeof *t; j++)
+		for (size_t j = 0; j < sizeof t / sizeof(sora_tensor *); j++)
 			weights += sora_tensor_nbytes(t[j]);
 	}
 	size_t want = weights + sora_t5_scratch_bytes(&c, 4, 77) + (size_t)4 * 77 * 32 * sizeof(float);
