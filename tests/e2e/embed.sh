@@ -14,6 +14,10 @@ if [ ! -r "$TX/t5_tiny_io.safetensors" ] || [ ! -r "$AES" ]; then
 	exit 0
 fi
 TX=$(cd "$TX" && pwd)
+if ! command -v sora-embed >/dev/null; then
+	fail "sora-embed" "not found in $SORA_BIN"
+	exit 1
+fi
 
 # st.py: safetensors with the Python standard library only (no numpy here).
 cat >"$T/st.py" <<'PY'
