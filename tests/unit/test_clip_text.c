@@ -300,3 +300,9 @@ Test(clip_text, config_bad_activation)
 {
 	bad_config("\"hidden_act\": \"quick_gelu\"", "\"hidden_act\": \"gelu\"", "hidden_act");
 }
+
+Test(clip_text, config_disagrees_fewer_layers)
+{
+	bad_config("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 2",
+		   "unexpected 'text_model.encoder.layers.2.");
+}

@@ -240,3 +240,8 @@ Test(t5, config_bad_activation)
 	bad_config("\"feed_forward_proj\": \"gated-gelu\"", "\"feed_forward_proj\": \"gated-silu\"",
 		   "feed_forward_proj");
 }
+
+Test(t5, config_disagrees_fewer_layers)
+{
+	bad_config("\"num_layers\": 3", "\"num_layers\": 2", "unexpected 'encoder.block.2.");
+}
