@@ -7,13 +7,14 @@
 # the same threads. Items (tokens or images) per second and achieved GFLOP/s (matrix products only, the
 # same count on both sides); each side keeps its best of ROUNDS rounds (default 1), alternating.
 # Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), RUNS (timed passes, median;
-# default 3), ROUNDS.
+# default 3), ROUNDS, MODELS (some of: t5 clip_text clip_vision; default all).
 set -eu
 cd "$(dirname "$0")/.."
 LIB=${SORA_LIB:-build/libsora.a}
 THREADS=${THREADS:-$(nproc)}
 RUNS=${RUNS:-3}
 ROUNDS=${ROUNDS:-1}
+MODELS=${MODELS:-t5 clip_text clip_vision}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 T=$(mktemp -d /tmp/sora-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -23,9 +24,11 @@ cc -O2 -std=gnu11 -Icommon -fopenmp -pthread bench/encoders_bench.c "$LIB" \
 	$(pkg-config --cflags --libs openblas libcjson) -lm -o "$T/encoders_bench"
 
 for r in $(seq "$ROUNDS"); do
-	"$T/encoders_bench" "$T" "$RUNS" >"$T/sora.$r" 2>"$T/err.sora"
+	# shellcheck disable=SC2086
+	"$T/encoders_bench" "$T" "$RUNS" $MODELS >"$T/sora.$r" 2>"$T/err.sora"
 	# Debian's python3-torch lives in the system Python.
-	"${PYTHON:-/usr/bin/python3}" bench/encoders_torch.py "$THREADS" "$RUNS" >"$T/torch.$r" 2>"$T/err.torch"
+	# shellcheck disable=SC2086
+	"${PYTHON:-/usr/bin/python3}" bench/encoders_torch.py "$THREADS" "$RUNS" $MODELS >"$T/torch.$r" 2>"$T/err.torch"
 done
 cat "$T/err.sora" "$T/err.torch" >&2
 # The best round of each side (by items/s), in the order the models were run.

@@ -3,8 +3,9 @@
  * tower (77 tokens) and vision tower (224 px). Each model is written into DIR as a published folder would
  * hold it (config.json, model.safetensors with bf16 weights), loaded by its loader, and timed.
  *
- *     encoders_bench DIR RUNS      prints "name items/s GFLOP/s" per model: the median of RUNS timed
- *                                  passes after a warm-up; GFLOP = the matrix products (as the torch side)
+ *     encoders_bench DIR RUNS [t5] [clip_text] [clip_vision]
+ *         prints "name items/s GFLOP/s" for each model named (all without names): the median of RUNS timed
+ *         passes after a warm-up; GFLOP = the matrix products (the torch side counts the same)
  */
 #include "io/safetensors.h"
 #include "models/clip_text.h"
@@ -163,10 +164,10 @@ static void bench_t5(const char *dir, int runs)
 		static const char *const qkv[] = {"q", "k", "v"};
 		for (int k = 0; k < 3; k++) {
 			snprintf(f, sizeof f, "encoder.block.%d.layer.0.SelfAttention.%%s.weight", i);
-			matrix(&c, T5_H * T5_KV, T5_D, f, qkv[k]);
+			matrix(&c, (int64_t)T5_H * T5_KV, T5_D, f, qkv[k]);
 		}
 		snprintf(f, sizeof f, "encoder.block.%d.layer.0.SelfAttention.%%s.weight", i);
-		matrix(&c, T5_D, T5_H * T5_KV, f, "o");
+		matrix(&c, T5_D, (int64_t)T5_H * T5_KV, f, "o");
 		snprintf(f, sizeof f, "encoder.block.%d.layer.1.DenseReluDense.%%s.weight", i);
 		matrix(&c, T5_FF, T5_D, f, "wi_0");
 		matrix(&c, T5_FF, T5_D, f, "wi_1");
@@ -235,7 +236,7 @@ static void bench_clip_text(const char *dir, int runs)
 		die("clip text", &e);
 	int32_t *ids = malloc((size_t)CT_B * CT_L * sizeof *ids);
 	float *hidden = malloc((size_t)CT_B * CT_L * CT_C * sizeof *hidden),
-	      *pooled = malloc(CT_B * CT_C * sizeof *pooled);
+	      *pooled = malloc((size_t)CT_B * CT_C * sizeof *pooled);
 	double *t = malloc((size_t)(runs + 1) * sizeof *t);
 	for (int j = 0; j < CT_B * CT_L; j++)
 		ids[j] = j % CT_L == 0 ? 49406 : j % CT_L < 20 ? (j * 7919) % 49000 : 49407;
@@ -283,7 +284,7 @@ static void bench_clip_vision(const char *dir, int runs)
 	if (sora_clip_vision_load(&m, cp, wp, &report_text, &e) < 0)
 		die("clip vision", &e);
 	const size_t npx = (size_t)CV_B * 3 * CV_S * CV_S;
-	float *px = malloc(npx * sizeof *px), *emb = malloc(CV_B * CV_P * sizeof *emb);
+	float *px = malloc(npx * sizeof *px), *emb = malloc((size_t)CV_B * CV_P * sizeof *emb);
 	double *t = malloc((size_t)(runs + 1) * sizeof *t);
 	for (size_t i = 0; i < npx; i++)
 		px[i] = uniform(&c);
@@ -303,15 +304,21 @@ static void bench_clip_vision(const char *dir, int runs)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || atoi(argv[2]) < 1) {
-		fprintf(stderr, "usage: encoders_bench DIR RUNS\n");
+	static const char *const names[] = {"t5", "clip_text", "clip_vision"};
+	static void (*const run[])(const char *, int) = {bench_t5, bench_clip_text, bench_clip_vision};
+	int runs = argc >= 3 ? (int)strtol(argv[2], NULL, 10) : 0;
+	if (runs < 1) {
+		fprintf(stderr, "usage: encoders_bench DIR RUNS [t5] [clip_text] [clip_vision]\n");
 		return 2;
 	}
-	int runs = atoi(argv[2]);
 	fprintf(stderr, "sora.c: OpenBLAS %s, %d threads\n", openblas_get_config(),
 		openblas_get_num_threads());
-	bench_t5(argv[1], runs);
-	bench_clip_text(argv[1], runs);
-	bench_clip_vision(argv[1], runs);
+	for (int i = 0; i < 3; i++) {
+		int on = argc == 3;
+		for (int a = 3; a < argc; a++)
+			on |= !strcmp(argv[a], names[i]);
+		if (on)
+			run[i](argv[1], runs);
+	}
 	return 0;
 }

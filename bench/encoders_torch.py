@@ -2,7 +2,7 @@
 not in Debian), eager attention as transformers 4.40 computes it, random weights, the same inputs, timed
 the same way: "name items/s GFLOP/s" per model, the median of RUNS passes after a warm-up.
 
-    python3 encoders_torch.py THREADS RUNS
+    python3 encoders_torch.py THREADS RUNS [t5] [clip_text] [clip_vision]   (all without names)
 """
 import math
 import statistics
@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 threads, runs = int(sys.argv[1]), int(sys.argv[2])
+models = sys.argv[3:] or ["t5", "clip_text", "clip_vision"]
 torch.set_num_threads(threads)
 blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if ("blas" in l or "mkl" in l) and ".so" in l})
 print("torch %s: %d threads, BLAS %s" % (torch.__version__, torch.get_num_threads(), " ".join(blas) or "built in"),
@@ -166,22 +167,25 @@ class ClipVision(nn.Module):
         return self.proj(self.post(x[:, 0]))
 
 
-D, KV, H, FF, LAYERS, L = 4096, 64, 64, 10240, 2, 512
-t5 = init(T5(32128, D, H, KV, FF, LAYERS))
-ids = torch.tensor([[(j * 7919) % 32128 if j < 40 else 0 for j in range(L)]])
-timed("t5_xxl_width_2_blocks_512_tokens", lambda: t5(ids), L, LAYERS * layer_flops(1, L, D, H * KV, FF, True))
-del t5
+if "t5" in models:
+    D, KV, H, FF, LAYERS, L = 4096, 64, 64, 10240, 2, 512
+    t5 = init(T5(32128, D, H, KV, FF, LAYERS))
+    ids = torch.tensor([[(j * 7919) % 32128 if j < 40 else 0 for j in range(L)]])
+    timed("t5_xxl_width_2_blocks_512_tokens", lambda: t5(ids), L, LAYERS * layer_flops(1, L, D, H * KV, FF, True))
+    del t5
 
-B, T, C = 8, 77, 768
-text = init(ClipText(49408, C, 12, 3072, 12, T))
-ids = torch.tensor([[49406 if j == 0 else (b * T + j) * 7919 % 49000 if j < 20 else 49407 for j in range(T)]
-                    for b in range(B)])
-timed("clip_l_text_8x77_tokens", lambda: text(ids), B * T, 12 * layer_flops(B, T, C, C, 3072, False))
-del text
+if "clip_text" in models:
+    B, T, C = 8, 77, 768
+    text = init(ClipText(49408, C, 12, 3072, 12, T))
+    ids = torch.tensor([[49406 if j == 0 else (b * T + j) * 7919 % 49000 if j < 20 else 49407 for j in range(T)]
+                        for b in range(B)])
+    timed("clip_l_text_8x77_tokens", lambda: text(ids), B * T, 12 * layer_flops(B, T, C, C, 3072, False))
+    del text
 
-B, C, S, PS = 2, 1024, 224, 14
-vision = init(ClipVision(C, 16, 4096, 24, S, PS, 768))
-px = torch.rand(B, 3, S, S) * 2 - 1
-G = S // PS
-timed("clip_l14_vision_2_images", lambda: vision(px), B,
-      2 * B * G * G * 3 * PS * PS * C + 24 * layer_flops(B, G * G + 1, C, C, 4096, False) + 2 * B * C * 768)
+if "clip_vision" in models:
+    B, C, S, PS = 2, 1024, 224, 14
+    vision = init(ClipVision(C, 16, 4096, 24, S, PS, 768))
+    px = torch.rand(B, 3, S, S) * 2 - 1
+    G = S // PS
+    timed("clip_l14_vision_2_images", lambda: vision(px), B,
+          2 * B * G * G * 3 * PS * PS * C + 24 * layer_flops(B, G * G + 1, C, C, 4096, False) + 2 * B * C * 768)
