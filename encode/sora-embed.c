@@ -312,7 +312,7 @@ static int vision_batch(batcher *b, sora_err *e)
 				s += b->embeds[(size_t)(F + f) * m->P + p];
 			b->mean[p] = (float)(s / k);
 		}
-		for (int f = 0; f < k; f++)
+		for (int f = 0; m->aes && f < k; f++)
 			aes += b->scores[F + f];
 		F += k;
 		TRY(sora_st_rows_append(b->w, b->h_embeds, b->mean, 1, e));
@@ -387,12 +387,11 @@ static void *batcher_main(void *arg)
 		sora_fields_free(&rec);
 	}
 	while ((rc = sora_csv_read(r, &rec, &e)) > 0) {
-		prepared *p =
-		    take_slot(b->m, b->index_col < rec.n ? strtoll(rec.v[b->index_col], NULL, 10) : -1);
-		if (b->failed || !p) {
-			prepared_free(p);
-			sora_fields_free(&rec);
-			continue;
+		const int ok = b->index_col >= 0 && b->index_col < rec.n;
+		prepared *p = take_slot(b->m, ok ? strtoll(rec.v[b->index_col], NULL, 10) : -1);
+		if (!p) {
+			SORA_FAIL(&e, "internal: a row without its prepared data");
+			goto failed;
 		}
 		b->rows[b->n] = p;
 		b->recs[b->n++] = rec;
