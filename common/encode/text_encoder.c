@@ -41,6 +41,7 @@ void sora_text_encoder_free(sora_text_encoder *te)
 	free(te->t5_out);
 	free(te->clip_hidden);
 	free(te->clip_pooled);
+	sora_arena_free(&te->activations);
 	memset(te, 0, sizeof *te);
 }
 
@@ -70,9 +71,9 @@ fail:
 int sora_text_encoder_run(sora_text_encoder *te, int B, sora_err *e)
 {
 	CHECK(e, B > 0 && B <= te->max_batch, "batch of %d (1 to %d)", B, te->max_batch);
-	TRY(sora_t5_forward(&te->t5, te->t5_ids, NULL, B, te->t5_len, te->t5_out, e));
-	TRY(sora_clip_text_forward(&te->clip, te->clip_ids, NULL, B, te->clip_len, te->clip_hidden,
-				   te->clip_pooled, e));
+	TRY(sora_t5_forward(&te->t5, &te->activations, te->t5_ids, NULL, B, te->t5_len, te->t5_out, e));
+	TRY(sora_clip_text_forward(&te->clip, &te->activations, te->clip_ids, NULL, B, te->clip_len,
+				   te->clip_hidden, te->clip_pooled, e));
 	return 0;
 fail:
 	return -1;

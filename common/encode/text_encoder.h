@@ -27,6 +27,7 @@ typedef struct sora_text_encoder {
 	float *t5_out;          /* [max_batch, t5_len, d_model] */
 	float *clip_hidden;     /* [max_batch, clip_len, hidden] */
 	float *clip_pooled;     /* [max_batch, hidden] */
+	sora_arena activations; /* both models' scratch, one after the other */
 } sora_text_encoder;
 
 typedef struct sora_prompt_tokens {

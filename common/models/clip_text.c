@@ -11,23 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int read_config(sora_clip_text_config *c, const char *path, sora_err *e)
+/* A CLIPTextConfig, or a whole CLIPConfig (openai/clip-vit-large-patch14's config.json) nesting it under
+ * text_config. */
+int sora_clip_text_read_config(sora_clip_text_config *c, const char *path, sora_err *e)
 {
 	sora_json j = {0};
 	int64_t v[7];
 	double eps;
-	const char *act;
+	const char *act, *pre;
+	char k[128];
 	static const char *const keys[] = {"vocab_size",          "hidden_size",
 					   "num_attention_heads", "num_hidden_layers",
 					   "intermediate_size",   "max_position_embeddings"};
 	TRY(sora_json_load(&j, path, e));
-	for (int i = 0; i < 6; i++)
-		TRY(sora_json_int(&j, keys[i], 1, 1 << 20, &v[i], e));
-	TRY(sora_json_int_or(&j, "eos_token_id", 0, INT32_MAX, 2, &v[6], e));
-	TRY(sora_json_double_or(&j, "layer_norm_eps", 1e-5, &eps, e));
-	TRY(sora_json_string(&j, "hidden_act", &act, e));
-	CHECK(e, !strcmp(act, "quick_gelu"), "%s: hidden_act \"%s\" is not supported (quick_gelu)", path,
-	      act);
+	pre = sora_json_find(&j, "text_config") ? "text_config." : "";
+	for (int i = 0; i < 6; i++) {
+		snprintf(k, sizeof k, "%s%s", pre, keys[i]);
+		TRY(sora_json_int(&j, k, 1, 1 << 20, &v[i], e));
+	}
+	snprintf(k, sizeof k, "%seos_token_id", pre);
+	TRY(sora_json_int_or(&j, k, 0, INT32_MAX, 2, &v[6], e));
+	snprintf(k, sizeof k, "%slayer_norm_eps", pre);
+	TRY(sora_json_double_or(&j, k, 1e-5, &eps, e));
+	snprintf(k, sizeof k, "%shidden_act", pre);
+	TRY(sora_json_string(&j, k, &act, e));
+	CHECK(e, !strcmp(act, "quick_gelu"), "%s: %s \"%s\" is not supported (quick_gelu)", path, k, act);
 	CHECK(e, v[1] % v[2] == 0, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", path,
 	      (long long)v[1], (long long)v[2]);
 	*c = (sora_clip_text_config){.vocab_size = (int)v[0],
@@ -50,7 +58,7 @@ int sora_clip_text_load(sora_clip_text *m, const char *config_path, const char *
 	sora_safetensors *st = NULL;
 	sora_weight_list wl = {0};
 	memset(m, 0, sizeof *m);
-	TRY(read_config(&m->cfg, config_path, e));
+	TRY(sora_clip_text_read_config(&m->cfg, config_path, e));
 	const sora_clip_text_config *c = &m->cfg;
 	const int64_t C = c->hidden, I = c->intermediate;
 	CHECK_ALLOC(e, m->layers = calloc((size_t)c->layers, sizeof *m->layers));
@@ -95,8 +103,14 @@ int sora_clip_text_load(sora_clip_text *m, const char *config_path, const char *
 		sora_weight_want(&wl, &l->fc2_b, 1, (int64_t[]){C},
 				 "text_model.encoder.layers.%d.mlp.fc2.bias", i);
 	}
-	/* A buffer (0..max−1) that checkpoints saved before transformers 4.31 still carry. */
-	static const char *const ignore[] = {"text_model.embeddings.position_ids", NULL};
+	/* A buffer (0..max−1) that checkpoints saved before transformers 4.31 still carry, and the other
+	 * half of a whole CLIPModel checkpoint (openai/clip-vit-large-patch14's model.safetensors). */
+	static const char *const ignore[] = {"text_model.embeddings.position_ids",
+					     "vision_model.*",
+					     "visual_projection.weight",
+					     "text_projection.weight",
+					     "logit_scale",
+					     NULL};
 	TRY(sora_st_open(&st, weights_path, e));
 	TRY(sora_weights_load_list(st, &wl, ignore, SORA_F32, NULL, e));
 	sora_st_close(st);
@@ -157,20 +171,58 @@ static void add_into(float *y, const float *x, size_t n)
 		y[i] += x[i];
 }
 
-int sora_clip_text_forward(const sora_clip_text *m, const int32_t *ids, const uint8_t *mask, int B, int L,
-			   float *hidden, float *pooled, sora_err *e)
+/* The scratch buffers of one forward pass, in the order they are taken from the arena. */
+enum { S_H, S_X, S_Q, S_K, S_V, S_ATT, S_F, S_COUNT };
+
+static void scratch_sizes(const sora_clip_text_config *c, int B, int L, size_t n[S_COUNT])
+{
+	const size_t N = (size_t)B * L;
+	for (int i = S_H; i <= S_ATT; i++)
+		n[i] = N * (size_t)c->hidden;
+	n[S_F] = N * (size_t)c->intermediate;
+}
+
+size_t sora_clip_text_scratch_bytes(const sora_clip_text_config *c, int B, int L)
+{
+	size_t n[S_COUNT], bytes = 0;
+	scratch_sizes(c, B, L, n);
+	for (int i = 0; i < S_COUNT; i++)
+		bytes += (n[i] * sizeof(float) + 63) / 64 * 64; /* the arena's 64-byte alignment */
+	return bytes;
+}
+
+size_t sora_clip_text_memory_bytes(const sora_clip_text_config *c, int B, int L)
+{
+	const size_t C = (size_t)c->hidden, I = (size_t)c->intermediate;
+	const size_t per_layer =
+	    4 * C * C + 2 * C * I + 9 * C + I; /* q, k, v, out, fc1, fc2, biases, 2 LNs */
+	const size_t weights = ((size_t)c->vocab_size + c->max_positions) * C + 2 * C + c->layers * per_layer;
+	const size_t outputs = (size_t)B * L * C + (size_t)B * C; /* last_hidden_state, pooler_output */
+	return (weights + outputs) * sizeof(float) + sora_clip_text_scratch_bytes(c, B, L);
+}
+
+int sora_clip_text_forward(const sora_clip_text *m, sora_arena *scratch, const int32_t *ids,
+			   const uint8_t *mask, int B, int L, float *hidden, float *pooled, sora_err *e)
 {
 	const sora_clip_text_config *c = &m->cfg;
 	const int C = c->hidden, I = c->intermediate, H = c->heads;
-	float *buf = NULL;
 	CHECK(e, B > 0 && L > 0 && L <= c->max_positions,
 	      "CLIP text forward: bad shape [%d, %d] (at most %d tokens)", B, L, c->max_positions);
-	const size_t N = (size_t)B * L;
-	/* One scratch block per call: h, x, q, k, v, att [N, C] and the MLP's [N, I]. */
-	buf = malloc((6 * N * C + N * I) * sizeof *buf);
-	CHECK_ALLOC(e, buf);
-	float *h = buf, *x = h + N * C, *q = x + N * C, *k = q + N * C, *v = k + N * C, *att = v + N * C;
-	float *f = att + N * C;
+	const size_t N = (size_t)B * L, need = sora_clip_text_scratch_bytes(c, B, L);
+	if (scratch->cap < need) { /* grown once to the largest batch seen, then reused */
+		sora_arena_free(scratch);
+		TRY(sora_arena_init(scratch, need, e));
+	}
+	sora_arena_reset(scratch);
+	size_t n[S_COUNT];
+	float *s[S_COUNT];
+	scratch_sizes(c, B, L, n);
+	for (int i = 0; i < S_COUNT; i++) {
+		sora_tensor t;
+		TRY(sora_arena_tensor(scratch, &t, SORA_F32, 1, (int64_t[]){(int64_t)n[i]}, e));
+		s[i] = t.data;
+	}
+	float *h = s[S_H], *x = s[S_X], *q = s[S_Q], *k = s[S_K], *v = s[S_V], *att = s[S_ATT], *f = s[S_F];
 	sora_attn_args aa = {.B = B,
 			     .H = H,
 			     .Tq = L,
@@ -206,9 +258,7 @@ int sora_clip_text_forward(const sora_clip_text *m, const int32_t *ids, const ui
 		int p = sora_clip_text_pool_pos(ids + (size_t)b * L, L, c->eos_token_id);
 		memcpy(pooled + (size_t)b * C, hidden + ((size_t)b * L + p) * C, (size_t)C * sizeof *pooled);
 	}
-	free(buf);
 	return 0;
 fail:
-	free(buf);
 	return -1;
 }

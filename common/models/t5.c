@@ -25,7 +25,7 @@ int sora_t5_rel_bucket(int rel, int num_buckets, int max_distance)
 	return bucket + (large < nb - 1 ? large : nb - 1);
 }
 
-static int read_config(sora_t5_config *c, const char *path, sora_err *e)
+int sora_t5_read_config(sora_t5_config *c, const char *path, sora_err *e)
 {
 	sora_json j = {0};
 	int64_t v[8];
@@ -49,12 +49,18 @@ static int read_config(sora_t5_config *c, const char *path, sora_err *e)
 			      .num_buckets = (int)v[6],
 			      .max_distance = (int)v[7],
 			      .eps = (float)eps};
-	/* T5Config: "gated-gelu" maps to gelu_new (the tanh form); plain "gelu" would be the erf GELU. */
-	if (!strcmp(ffp, "relu") || !strcmp(ffp, "gated-relu") || !strcmp(ffp, "gated-gelu")) {
-		c->gated = !strncmp(ffp, "gated-", 6);
-		c->act_gelu = !strcmp(ffp, "gated-gelu");
+	/* T5Config: "[gated-]ACT" with ACT relu, gelu (erf) or gelu_new (tanh); "gated-gelu" is special-cased
+	 * to gelu_new, which is what t5-v1_1 uses. */
+	const char *act = !strncmp(ffp, "gated-", 6) ? ffp + 6 : ffp;
+	c->gated = act != ffp;
+	if (!strcmp(act, "relu")) {
+		c->act = SORA_T5_RELU;
+	} else if (!strcmp(act, "gelu_new") || !strcmp(ffp, "gated-gelu")) {
+		c->act = SORA_T5_GELU_TANH;
+	} else if (!strcmp(act, "gelu")) {
+		c->act = SORA_T5_GELU_ERF;
 	} else {
-		SORA_FAIL(e, "%s: feed_forward_proj \"%s\" is not supported (relu, gated-relu, gated-gelu)",
+		SORA_FAIL(e, "%s: feed_forward_proj \"%s\" is not supported ([gated-]relu, gelu, gelu_new)",
 			  path, ffp);
 		goto fail;
 	}
@@ -70,7 +76,7 @@ int sora_t5_load(sora_t5 *m, const char *config_path, const char *weights_path, 
 	sora_safetensors *st = NULL;
 	sora_weight_list wl = {0};
 	memset(m, 0, sizeof *m);
-	TRY(read_config(&m->cfg, config_path, e));
+	TRY(sora_t5_read_config(&m->cfg, config_path, e));
 	const sora_t5_config *c = &m->cfg;
 	const int64_t d = c->d_model, inner = (int64_t)c->num_heads * c->d_kv, ff = c->d_ff;
 	CHECK_ALLOC(e, m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks));
@@ -150,20 +156,58 @@ static void add_into(float *y, const float *x, size_t n)
 		y[i] += x[i];
 }
 
-int sora_t5_forward(const sora_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int L, float *out,
-		    sora_err *e)
+/* The scratch buffers of one forward pass, in the order they are taken from the arena. */
+enum { S_X, S_Q, S_K, S_V, S_ATT, S_F0, S_F1, S_BIAS, S_COUNT };
+
+static void scratch_sizes(const sora_t5_config *c, int B, int L, size_t n[S_COUNT])
+{
+	const size_t N = (size_t)B * L, inner = (size_t)c->num_heads * c->d_kv;
+	const size_t nx = N * (inner > (size_t)c->d_model ? inner : (size_t)c->d_model);
+	n[S_X] = n[S_Q] = n[S_K] = n[S_V] = n[S_ATT] = nx;
+	n[S_F0] = n[S_F1] = N * (size_t)c->d_ff;
+	n[S_BIAS] = (size_t)c->num_heads * L * L;
+}
+
+size_t sora_t5_scratch_bytes(const sora_t5_config *c, int B, int L)
+{
+	size_t n[S_COUNT], bytes = 0;
+	scratch_sizes(c, B, L, n);
+	for (int i = 0; i < S_COUNT; i++)
+		bytes += (n[i] * sizeof(float) + 63) / 64 * 64; /* the arena's 64-byte alignment */
+	return bytes;
+}
+
+size_t sora_t5_memory_bytes(const sora_t5_config *c, int B, int L)
+{
+	const size_t d = (size_t)c->d_model, inner = (size_t)c->num_heads * c->d_kv, ff = (size_t)c->d_ff;
+	const size_t per_block = 4 * inner * d + (c->gated ? 3 : 2) * ff * d + 2 * d;
+	const size_t weights = (size_t)c->vocab_size * d + (size_t)c->num_buckets * c->num_heads + d +
+			       (size_t)c->num_layers * per_block;
+	return weights * sizeof(float) + sora_t5_scratch_bytes(c, B, L) + (size_t)B * L * d * sizeof(float);
+}
+
+int sora_t5_forward(const sora_t5 *m, sora_arena *scratch, const int32_t *ids, const uint8_t *mask, int B,
+		    int L, float *out, sora_err *e)
 {
 	const sora_t5_config *c = &m->cfg;
-	float *buf = NULL;
 	const int D = c->d_model, H = c->num_heads, inner = c->num_heads * c->d_kv, F = c->d_ff;
 	CHECK(e, B > 0 && L > 0, "T5 forward: bad shape [%d, %d]", B, L);
-	const size_t N = (size_t)B * L;
-	/* One scratch block per call: x, q, k, v, att [N, inner], two FFN halves [N, F], bias [H, L, L]. */
-	const size_t nx = N * (size_t)(inner > D ? inner : D);
-	buf = malloc((5 * nx + 2 * N * (size_t)F + (size_t)H * L * L) * sizeof *buf);
-	CHECK_ALLOC(e, buf);
-	float *x = buf, *q = x + nx, *k = q + nx, *v = k + nx, *att = v + nx;
-	float *f0 = att + nx, *f1 = f0 + N * F, *bias = f1 + N * F, *h = out; /* h: the residual stream */
+	const size_t N = (size_t)B * L, need = sora_t5_scratch_bytes(c, B, L);
+	if (scratch->cap < need) { /* grown once to the largest batch seen, then reused */
+		sora_arena_free(scratch);
+		TRY(sora_arena_init(scratch, need, e));
+	}
+	sora_arena_reset(scratch);
+	size_t n[S_COUNT];
+	float *s[S_COUNT];
+	scratch_sizes(c, B, L, n);
+	for (int i = 0; i < S_COUNT; i++) {
+		sora_tensor t;
+		TRY(sora_arena_tensor(scratch, &t, SORA_F32, 1, (int64_t[]){(int64_t)n[i]}, e));
+		s[i] = t.data;
+	}
+	float *x = s[S_X], *q = s[S_Q], *k = s[S_K], *v = s[S_V], *att = s[S_ATT];
+	float *f0 = s[S_F0], *f1 = s[S_F1], *bias = s[S_BIAS], *h = out; /* h: the residual stream */
 
 	/* position_bias [H, L, L] = relative_attention_bias[bucket(k − q), h], once (block 0) for all. */
 	const float *rab = m->rel_bias.data;
@@ -191,8 +235,10 @@ int sora_t5_forward(const sora_t5 *m, const int32_t *ids, const uint8_t *mask, i
 		/* layer.1: T5LayerFF (DenseGatedActDense or DenseActDense) */
 		TRY(sora_cpu_rmsnorm(x, h, b->ln1.data, (int)N, D, c->eps, e));  /* x [N, D] */
 		TRY(sora_cpu_linear(f0, x, b->wi0.data, NULL, (int)N, D, F, e)); /* f0 [N, F] = wi_0·x */
-		if (c->act_gelu)
+		if (c->act == SORA_T5_GELU_TANH)
 			TRY(sora_cpu_gelu_tanh(f0, f0, N * F, e)); /* f0 [N, F] */
+		else if (c->act == SORA_T5_GELU_ERF)
+			TRY(sora_cpu_gelu(f0, f0, N * F, e)); /* f0 [N, F] */
 		else
 			for (size_t j = 0; j < N * F; j++) /* relu, f0 [N, F] */
 				f0[j] = f0[j] > 0 ? f0[j] : 0;
@@ -205,9 +251,7 @@ int sora_t5_forward(const sora_t5 *m, const int32_t *ids, const uint8_t *mask, i
 		add_into(h, x, N * D);                                          /* h [N, D] */
 	}
 	TRY(sora_cpu_rmsnorm(out, h, m->final_ln.data, (int)N, D, c->eps, e)); /* out [B, L, D] */
-	free(buf);
 	return 0;
 fail:
-	free(buf);
 	return -1;
 }

@@ -25,7 +25,8 @@ typedef struct sora_weight_spec {
 /* On failure e holds a summary ("3 problems in CKPT: missing 'a'; ...", cut to fit) and, when report is
  * not NULL, *report the whole list, one problem per line (free it); *report is NULL on success.
  * `ignore` (NULL-terminated, may be NULL) names checkpoint tensors that may be present and are not
- * used; an entry ending in '*' is a prefix ("vision_model.*"). compute: SORA_F32, SORA_BF16 or SORA_F16; stored floats of any of these are converted. */
+ * used; an entry ending in '*' is a prefix ("vision_model.*"). compute: SORA_F32, SORA_BF16 or SORA_F16;
+ * stored floats of any of these are converted. */
 int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
 		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e);
 

@@ -65,6 +65,7 @@ static void run_case(const sora_clip_text *m, const sora_safetensors *io, const 
 {
 	char name[128];
 	sora_err e = {0};
+	sora_arena scratch = {0};
 	snprintf(name, sizeof name, "%s.input_ids", cs);
 	const sora_st_tensor *tid = get(io, name, "I64");
 	int B = (int)tid->shape[0], L = (int)tid->shape[1], C = m->cfg.hidden;
@@ -83,7 +84,17 @@ static void run_case(const sora_clip_text *m, const sora_safetensors *io, const 
 		for (size_t i = 0; i < N; i++)
 			mask[i] = i64(tm)[i] != 0;
 	}
-	cr_assert_eq(sora_clip_text_forward(m, ids, mask, B, L, hidden, pooled, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_clip_text_forward(m, &scratch, ids, mask, B, L, hidden, pooled, &e), 0, "%s",
+		     e.msg);
+	/* A second pass reuses the scratch and gives the same bits. */
+	const char *base = scratch.base;
+	float *again = malloc(N * C * sizeof *again);
+	cr_assert(again);
+	cr_assert_eq(sora_clip_text_forward(m, &scratch, ids, mask, B, L, again, NULL, &e), 0, "%s", e.msg);
+	cr_expect(scratch.base == base && !memcmp(again, hidden, N * C * sizeof *again));
+	cr_expect_eq(scratch.cap, sora_clip_text_scratch_bytes(&m->cfg, B, L));
+	free(again);
+	sora_arena_free(&scratch);
 	static const char *const outs[] = {"last_hidden_state_f64ref", "last_hidden_state", "%s_f64ref",
 					   "%s"};
 	for (int i = 0; i < 4; i++) {
@@ -150,6 +161,93 @@ Test(clip_text, pool_positions)
 	sora_clip_text_free(&m);
 }
 
+/* A tensor of an open checkpoint as a view, for writing it into another file. */
+static sora_tensor view(const sora_st_tensor *t)
+{
+	sora_tensor v;
+	sora_dtype dt;
+	sora_err e = {0};
+	cr_assert_eq(sora_st_dtype(t, &dt, &e), 0, "%s", e.msg);
+	sora_tensor_view(&v, dt, t->ndim, t->shape, (void *)t->data);
+	return v;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	cr_assert(fp, "%s", path);
+	char *s = calloc(1, 1 << 16);
+	cr_assert(s);
+	fread(s, 1, (1 << 16) - 1, fp);
+	fclose(fp);
+	return s;
+}
+
+/* A whole CLIPModel folder as published for openai/clip-vit-large-patch14, built from the fixtures: a
+ * CLIPConfig (text_config + vision_config) and one checkpoint holding both towers, both projections,
+ * logit_scale and the old position_ids buffer. The text tower loads from it and matches the goldens. */
+Test(clip_text, whole_clipmodel_folder)
+{
+	char dir[] = "/tmp/sora-clipm-XXXXXX", p[1024], q[1100];
+	sora_safetensors *text = NULL, *vision = NULL, *io = NULL;
+	sora_clip_text m;
+	sora_err e = {0};
+	need_fixtures(0);
+	cr_assert(mkdtemp(dir));
+	cr_assert_eq(sora_st_open(&text, fixtures(p, sizeof p, "clip_text_tiny.safetensors"), &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(sora_st_open(&vision, fixtures(p, sizeof p, "clip_vision_tiny.safetensors"), &e), 0,
+		     "%s", e.msg);
+	int nt = sora_st_count(text), nv = sora_st_count(vision), n = 0;
+	const char **names = calloc((size_t)nt + nv + 3, sizeof *names);
+	sora_tensor *ts = calloc((size_t)nt + nv + 3, sizeof *ts);
+	cr_assert(names && ts);
+	for (int i = 0; i < nt + nv; i++) {
+		const sora_st_tensor *t = i < nt ? sora_st_get(text, i) : sora_st_get(vision, i - nt);
+		names[n] = t->name;
+		ts[n++] = view(t);
+	}
+	float proj[32 * 32] = {0}, scale = 2.6592f;
+	int64_t pos[77];
+	for (int i = 0; i < 77; i++)
+		pos[i] = i;
+	names[n] = "text_projection.weight";
+	sora_tensor_view(&ts[n++], SORA_F32, 2, (int64_t[]){32, 32}, proj);
+	names[n] = "logit_scale";
+	sora_tensor_view(&ts[n++], SORA_F32, 0, NULL, &scale);
+	names[n] = "text_model.embeddings.position_ids";
+	sora_tensor_view(&ts[n++], SORA_I64, 2, (int64_t[]){1, 77}, pos);
+	snprintf(q, sizeof q, "%s/model.safetensors", dir);
+	cr_assert_eq(sora_st_write(q, names, ts, n, NULL, &e), 0, "%s", e.msg);
+	char *tc = slurp(fixtures(p, sizeof p, "clip_text_tiny_config.json"));
+	char *vc = slurp(fixtures(p, sizeof p, "clip_vision_tiny_config.json"));
+	snprintf(q, sizeof q, "%s/config.json", dir);
+	FILE *fp = fopen(q, "w");
+	cr_assert(fp);
+	fprintf(fp,
+		"{\"model_type\": \"clip\", \"projection_dim\": 32,\n\"text_config\": "
+		"%s,\n\"vision_config\": %s}\n",
+		tc, vc);
+	fclose(fp);
+	int rc = sora_clip_text_load_dir(&m, dir, &e);
+	snprintf(q, sizeof q, "rm -rf '%s'", dir);
+	cr_assert_eq(system(q), 0);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_expect_eq(m.cfg.hidden, 32);
+	cr_expect_eq(m.cfg.eos_token_id, 2);
+	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "clip_text_tiny_io.safetensors"), &e), 0, "%s",
+		     e.msg);
+	run_case(&m, io, "nomask", "pooler_output");
+	sora_st_close(io);
+	sora_clip_text_free(&m);
+	free(tc);
+	free(vc);
+	free(names);
+	free(ts);
+	sora_st_close(text);
+	sora_st_close(vision);
+}
+
 /* A folder whose config.json is the fixture's with `from` replaced by `to`, beside the real weights:
  * the load must fail and its message must contain `expect`. */
 static void bad_config(const char *from, const char *to, const char *expect)
@@ -201,4 +299,10 @@ Test(clip_text, config_disagrees_positions)
 Test(clip_text, config_bad_activation)
 {
 	bad_config("\"hidden_act\": \"quick_gelu\"", "\"hidden_act\": \"gelu\"", "hidden_act");
+}
+
+Test(clip_text, config_disagrees_fewer_layers)
+{
+	bad_config("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 2",
+		   "unexpected 'text_model.encoder.layers.2.");
 }

@@ -62,6 +62,7 @@ static void t5_case(sora_dtype dt)
 	char dir[512];
 	sora_err e = {0};
 	sora_t5 m;
+	sora_arena scratch = {0};
 	sora_t5_tok *tok = NULL;
 	int ids[SORA_T5_MAX_LENGTH], n;
 	make(dir, sizeof dir, "t5", "t5", 0, dt);
@@ -78,7 +79,7 @@ static void t5_case(sora_dtype dt)
 	const int L = SORA_T5_MAX_LENGTH, D = m.cfg.d_model;
 	float *out = malloc((size_t)L * D * sizeof *out);
 	cr_assert(out);
-	cr_assert_eq(sora_t5_forward(&m, ids, NULL, 1, L, out, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_t5_forward(&m, &scratch, ids, NULL, 1, L, out, &e), 0, "%s", e.msg);
 	expect_finite("T5 last_hidden_state [1, 512, d_model]", out, (size_t)L * D);
 	/* T5's final RMSNorm (weight 1): each position has mean square ~1. */
 	double ms = 0;
@@ -86,6 +87,7 @@ static void t5_case(sora_dtype dt)
 		ms += (double)out[j] * out[j] / D;
 	cr_expect(fabs(ms - 1) < 0.01, "mean square of position 0: %g", ms);
 	free(out);
+	sora_arena_free(&scratch);
 	sora_t5_tok_free(tok);
 	sora_t5_free(&m);
 	cleanup(dir);
@@ -105,6 +107,7 @@ Test(mkmodel, clip_text_loads_tokenizes_and_runs)
 	char dir[512];
 	sora_err e = {0};
 	sora_clip_text m;
+	sora_arena scratch = {0};
 	sora_clip_tok *tok = NULL;
 	int ids[SORA_CLIP_MAX_LENGTH], n;
 	int32_t ids32[SORA_CLIP_MAX_LENGTH];
@@ -121,10 +124,12 @@ Test(mkmodel, clip_text_loads_tokenizes_and_runs)
 	const int L = SORA_CLIP_MAX_LENGTH, C = m.cfg.hidden;
 	float *hidden = malloc((size_t)L * C * sizeof *hidden), pooled[64];
 	cr_assert(hidden && C <= 64);
-	cr_assert_eq(sora_clip_text_forward(&m, ids32, NULL, 1, L, hidden, pooled, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_clip_text_forward(&m, &scratch, ids32, NULL, 1, L, hidden, pooled, &e), 0, "%s",
+		     e.msg);
 	expect_finite("CLIP last_hidden_state [1, 77, hidden]", hidden, (size_t)L * C);
 	expect_finite("CLIP pooler_output [1, hidden]", pooled, (size_t)C);
 	free(hidden);
+	sora_arena_free(&scratch);
 	sora_clip_tok_free(tok);
 	sora_clip_text_free(&m);
 	cleanup(dir);

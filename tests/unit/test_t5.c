@@ -58,7 +58,8 @@ static void expect_close(const char *what, const float *c, const sora_st_tensor 
 	cr_expect_eq(bad, 0, "%s: %zu of %zu values off (max abs %.3g)", what, bad, n, max_abs);
 }
 
-static void run_case(const sora_t5 *m, const sora_safetensors *io, const char *cs, const char *weights)
+static void run_case(const sora_t5 *m, sora_arena *scratch, const sora_safetensors *io, const char *cs,
+		     const char *weights)
 {
 	char name[128], what[160];
 	sora_err e = {0};
@@ -80,7 +81,7 @@ static void run_case(const sora_t5 *m, const sora_safetensors *io, const char *c
 		for (size_t i = 0; i < N; i++)
 			mask[i] = i64(tm)[i] != 0;
 	}
-	cr_assert_eq(sora_t5_forward(m, ids, mask, B, L, out, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_t5_forward(m, scratch, ids, mask, B, L, out, &e), 0, "%s", e.msg);
 	snprintf(name, sizeof name, "%s.last_hidden_state_f64ref", cs);
 	snprintf(what, sizeof what, "%s %s vs f64ref", weights, cs);
 	expect_close(what, out, get(io, name, "F32"));
@@ -96,6 +97,7 @@ static void run_all(const char *weights)
 {
 	char cfg[1024], w[1024], p[1024];
 	sora_t5 m;
+	sora_arena scratch = {0};
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
 	need_fixtures(0);
@@ -103,9 +105,14 @@ static void run_all(const char *weights)
 				  fixtures(w, sizeof w, weights), &e),
 		     0, "%s", e.msg);
 	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "t5_tiny_io.safetensors"), &e), 0, "%s", e.msg);
-	run_case(&m, io, "nomask", weights);
-	run_case(&m, io, "mask", weights);
-	run_case(&m, io, "short", weights);
+	run_case(&m, &scratch, io, "nomask", weights);
+	/* The largest batch came first: the later ones reuse its scratch, allocating nothing. */
+	const char *base = scratch.base;
+	cr_expect_eq(scratch.cap, sora_t5_scratch_bytes(&m.cfg, 2, 512));
+	run_case(&m, &scratch, io, "mask", weights);
+	run_case(&m, &scratch, io, "short", weights);
+	cr_expect(scratch.base == base, "the scratch arena was reallocated for a smaller batch");
+	sora_arena_free(&scratch);
 	sora_st_close(io);
 	sora_t5_free(&m);
 }
@@ -118,6 +125,45 @@ Test(t5, f32_weights)
 Test(t5, bf16_weights)
 {
 	run_all("t5_tiny_bf16.safetensors");
+}
+
+/* The estimate printed before loading counts exactly what loading and one forward pass allocate. */
+Test(t5, memory_estimate)
+{
+	char cfg[1024], w[1024];
+	sora_t5 m;
+	sora_t5_config c;
+	sora_err e = {0};
+	need_fixtures(0);
+	fixtures(cfg, sizeof cfg, "t5_tiny_config.json");
+	cr_assert_eq(sora_t5_read_config(&c, cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_t5_load(&m, cfg, fixtures(w, sizeof w, "t5_tiny.safetensors"), &e), 0, "%s", e.msg);
+	size_t weights =
+	    sora_tensor_nbytes(&m.shared) + sora_tensor_nbytes(&m.rel_bias) + sora_tensor_nbytes(&m.final_ln);
+	for (int i = 0; i < m.cfg.num_layers; i++) {
+		const sora_t5_block *b = &m.blocks[i];
+		const sora_tensor *t[] = {&b->ln0, &b->q,   &b->k,   &b->v, &b->o,
+					  &b->ln1, &b->wi0, &b->wi1, &b->wo};
+		for (size_t j = 0; j < sizeof t / sizeof(sora_tensor *); j++)
+			weights += sora_tensor_nbytes(t[j]);
+	}
+	size_t want = weights + sora_t5_scratch_bytes(&c, 4, 77) + (size_t)4 * 77 * 32 * sizeof(float);
+	cr_expect_eq(sora_t5_memory_bytes(&c, 4, 77), want, "estimate %zu, loaded + scratch + output %zu",
+		     sora_t5_memory_bytes(&c, 4, 77), want);
+	/* t5-v1_1-xxl: 4.76e9 parameters in f32, about 19 GB. */
+	sora_t5_config xxl = {.vocab_size = 32128,
+			      .d_model = 4096,
+			      .d_kv = 64,
+			      .num_heads = 64,
+			      .d_ff = 10240,
+			      .num_layers = 24,
+			      .num_buckets = 32,
+			      .max_distance = 128,
+			      .gated = 1};
+	double gb = (double)sora_t5_memory_bytes(&xxl, 1, 512) / 1e9;
+	cr_log_info("t5-v1_1-xxl, 1 x 512 tokens: %.2f GB", gb);
+	cr_expect(gb > 19.0 && gb < 20.5, "t5-v1_1-xxl estimate %.2f GB", gb);
+	sora_t5_free(&m);
 }
 
 Test(t5, bucket_table)
@@ -193,4 +239,9 @@ Test(t5, config_bad_activation)
 {
 	bad_config("\"feed_forward_proj\": \"gated-gelu\"", "\"feed_forward_proj\": \"gated-silu\"",
 		   "feed_forward_proj");
+}
+
+Test(t5, config_disagrees_fewer_layers)
+{
+	bad_config("\"num_layers\": 3", "\"num_layers\": 2", "unexpected 'encoder.block.2.");
 }
