@@ -14,8 +14,9 @@
 
 typedef struct st_file {
 	char *path;
-	void *map;
+	void *map; /* the file's mapping, or the caller's bytes (sora_st_open_mem) */
 	size_t size;
+	int mapped; /* map is ours to unmap */
 } st_file;
 
 struct sora_safetensors {
@@ -137,11 +138,9 @@ fail:
 	return rc;
 }
 
-static int add_file(sora_safetensors *st, const char *path, sora_err *e)
+/* A new file entry of st named path, its bytes not yet attached. */
+static st_file *new_file(sora_safetensors *st, const char *path, sora_err *e)
 {
-	int fd = -1;
-	char *hdr = NULL;
-	cJSON *root = NULL;
 	st_file *files = realloc(st->files, (size_t)(st->nfiles + 1) * sizeof *files);
 	CHECK_ALLOC(e, files);
 	st->files = files;
@@ -149,17 +148,19 @@ static int add_file(sora_safetensors *st, const char *path, sora_err *e)
 	memset(f, 0, sizeof *f);
 	CHECK_ALLOC(e, f->path = strdup(path));
 	st->nfiles++;
+	return f;
+fail:
+	return NULL;
+}
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	CHECK(e, fd >= 0, "%s: cannot open: %s", path, strerror(errno));
-	struct stat sb;
-	CHECK_SYS(e, fstat(fd, &sb), path);
-	CHECK(e, S_ISREG(sb.st_mode), "%s: not a regular file", path);
-	CHECK(e, sb.st_size >= 8, "%s: not a safetensors file (%lld bytes, shorter than the header length)",
-	      path, (long long)sb.st_size);
-	f->size = (size_t)sb.st_size;
-	f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-	CHECK(e, f->map != MAP_FAILED, "%s: cannot map: %s", path, strerror(errno));
+/* Validates the header of f's bytes and adds its tensors to st. */
+static int parse_file(sora_safetensors *st, const st_file *f, sora_err *e)
+{
+	const char *path = f->path;
+	char *hdr = NULL;
+	cJSON *root = NULL;
+	CHECK(e, f->size >= 8, "%s: not a safetensors file (%zu bytes, shorter than the header length)", path,
+	      f->size);
 	const unsigned char *p = f->map;
 	uint64_t hlen = 0;
 	for (int i = 7; i >= 0; i--)
@@ -201,11 +202,33 @@ static int add_file(sora_safetensors *st, const char *path, sora_err *e)
 	TRY(check_overlaps(st, first, path, e));
 	cJSON_Delete(root);
 	free(hdr);
-	close(fd);
 	return 0;
 fail:
 	cJSON_Delete(root);
 	free(hdr);
+	return -1;
+}
+
+static int add_file(sora_safetensors *st, const char *path, sora_err *e)
+{
+	int fd = -1;
+	st_file *f = new_file(st, path, e);
+	if (!f)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(e, fd >= 0, "%s: cannot open: %s", path, strerror(errno));
+	struct stat sb;
+	CHECK_SYS(e, fstat(fd, &sb), path);
+	CHECK(e, S_ISREG(sb.st_mode), "%s: not a regular file", path);
+	CHECK(e, sb.st_size >= 8, "%s: not a safetensors file (%lld bytes, shorter than the header length)",
+	      path, (long long)sb.st_size);
+	f->size = (size_t)sb.st_size;
+	f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(e, f->map != MAP_FAILED, "%s: cannot map: %s", path, strerror(errno));
+	f->mapped = 1;
+	close(fd);
+	return parse_file(st, f, e);
+fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
@@ -277,15 +300,9 @@ fail:
 	return -1;
 }
 
-int sora_st_open(sora_safetensors **out, const char *path, sora_err *e)
+/* Tensors sorted by name, each name once; then st is the caller's. */
+static int finish(sora_safetensors *st, sora_safetensors **out, sora_err *e)
 {
-	sora_safetensors *st = calloc(1, sizeof *st);
-	*out = NULL;
-	CHECK_ALLOC(e, st);
-	if (ends_with(path, ".index.json"))
-		TRY(add_index(st, path, e));
-	else
-		TRY(add_file(st, path, e));
 	if (st->n)
 		qsort(st->t, (size_t)st->n, sizeof *st->t, cmp_name);
 	for (int i = 1; i < st->n; i++)
@@ -298,12 +315,43 @@ fail:
 	return -1;
 }
 
+int sora_st_open(sora_safetensors **out, const char *path, sora_err *e)
+{
+	sora_safetensors *st = calloc(1, sizeof *st);
+	*out = NULL;
+	CHECK_ALLOC(e, st);
+	if (ends_with(path, ".index.json"))
+		TRY(add_index(st, path, e));
+	else
+		TRY(add_file(st, path, e));
+	return finish(st, out, e);
+fail:
+	sora_st_close(st);
+	return -1;
+}
+
+int sora_st_open_mem(sora_safetensors **out, const void *data, size_t size, const char *name, sora_err *e)
+{
+	sora_safetensors *st = calloc(1, sizeof *st);
+	st_file *f;
+	*out = NULL;
+	CHECK_ALLOC(e, st);
+	TRY((f = new_file(st, name, e)) ? 0 : -1);
+	f->map = (void *)data;
+	f->size = size;
+	TRY(parse_file(st, f, e));
+	return finish(st, out, e);
+fail:
+	sora_st_close(st);
+	return -1;
+}
+
 void sora_st_close(sora_safetensors *st)
 {
 	if (!st)
 		return;
 	for (int i = 0; i < st->nfiles; i++) {
-		if (st->files[i].map && st->files[i].map != MAP_FAILED)
+		if (st->files[i].mapped)
 			munmap(st->files[i].map, st->files[i].size);
 		free(st->files[i].path);
 	}
@@ -329,6 +377,18 @@ const sora_st_tensor *sora_st_find(const sora_safetensors *st, const char *name)
 {
 	const sora_st_tensor key = {.name = (char *)name};
 	return bsearch(&key, st->t, (size_t)st->n, sizeof *st->t, cmp_name);
+}
+
+int sora_st_metadata_count(const sora_safetensors *st)
+{
+	return st->meta ? cJSON_GetArraySize(st->meta) : 0;
+}
+
+void sora_st_metadata_at(const sora_safetensors *st, int i, const char **key, const char **value)
+{
+	const cJSON *m = cJSON_GetArrayItem(st->meta, i);
+	*key = m->string;
+	*value = m->valuestring;
 }
 
 const char *sora_st_metadata(const sora_safetensors *st, const char *key)

@@ -35,6 +35,9 @@ typedef struct sora_safetensors sora_safetensors;
 
 /* Opens a .safetensors file, or a sharded checkpoint through its .index.json. */
 int sora_st_open(sora_safetensors **out, const char *path, sora_err *e);
+/* The same checks on size bytes in memory, which must outlive the handle (tensors point into them);
+ * `name` stands for the file in messages. */
+int sora_st_open_mem(sora_safetensors **out, const void *data, size_t size, const char *name, sora_err *e);
 void sora_st_close(sora_safetensors *st);
 
 int sora_st_count(const sora_safetensors *st);
@@ -43,6 +46,9 @@ const sora_st_tensor *sora_st_get(const sora_safetensors *st, int i);
 const sora_st_tensor *sora_st_find(const sora_safetensors *st, const char *name);
 /* A `__metadata__` value of the (first) file, or NULL. */
 const char *sora_st_metadata(const sora_safetensors *st, const char *key);
+/* The metadata entries in the file's order: count, then key and value of entry i. */
+int sora_st_metadata_count(const sora_safetensors *st);
+void sora_st_metadata_at(const sora_safetensors *st, int i, const char **key, const char **value);
 
 /* The tensor's dtype in our vocabulary (F32, BF16, F16, I32, I64); fails for the others. */
 int sora_st_dtype(const sora_st_tensor *t, sora_dtype *out, sora_err *e);
@@ -53,5 +59,8 @@ int sora_st_dtype(const sora_st_tensor *t, sora_dtype *out, sora_err *e);
  * the header is padded with spaces to a multiple of 8. The file is written to path.tmp and renamed. */
 int sora_st_write(const char *path, const char *const *names, const sora_tensor *tensors, int n,
 		  const char *const *meta_kv, sora_err *e);
+/* The same bytes in memory (*out malloc'd, *size bytes): a dataset record (io/shard_blob.h). */
+int sora_st_serialize(const char *const *names, const sora_tensor *tensors, int n, const char *const *meta_kv,
+		      void **out, size_t *size, sora_err *e);
 
 #endif

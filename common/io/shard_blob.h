@@ -1,7 +1,8 @@
 /* One dataset row as one safetensors blob in memory: named tensors plus the row's CSV fields as string
- * `__metadata__` (docs/formats.md, "Shards"). The layout is sora_st_write's: the header JSON holds
- * `__metadata__` first (keys in the order given), then the tensors by decreasing element size and name,
- * each aligned to its element size; the header is padded with spaces to a multiple of 8.
+ * `__metadata__` (docs/formats.md, "Shards"). The bytes are sora_st_serialize's, those of a .safetensors
+ * file: the header JSON holds `__metadata__` first (keys in the order given), then the tensors by
+ * decreasing element size and name, each aligned to its element size; the header is padded with spaces
+ * to a multiple of 8.
  *
  *     const char *names[] = {"t5", "clip"};
  *     TRY(sora_blob_encode(names, tensors, 2, meta_kv, &blob, &size, e));   // meta_kv: k, v, ..., NULL
@@ -16,9 +17,6 @@
 #include "../util/err.h"
 
 #include <stddef.h>
-
-/* Largest header a record may have (the JSON with its metadata). */
-#define SORA_BLOB_MAX_HEADER (64 << 20)
 
 /* The blob (malloc'd) of n CPU tensors and string metadata (key, value, ..., NULL; may be NULL). Names
  * must be unique and not "__metadata__"; metadata keys must be unique. */
@@ -35,9 +33,9 @@ typedef struct sora_record {
 	char **keys, **vals; /* [nmeta] */
 } sora_record;
 
-/* Validates a blob (header length, JSON, dtypes F32/BF16/F16/I32/I64, shapes of at most 5 dims whose
- * size matches the byte range, ranges inside the blob, aligned and not overlapping, metadata all
- * strings) and copies it into r. `what` names the blob in messages ("shard-00002.mdb key 'x'"). */
+/* Validates a blob as the safetensors reader validates a file (io/safetensors.h), plus: dtypes
+ * F32/BF16/F16/I32/I64, at most 5 dims, every tensor aligned to its element size; then copies it into r.
+ * `what` names the blob in messages ("shard-00002.mdb key 'x'"). Tensors are in name order. */
 int sora_record_parse(sora_record *r, const void *blob, size_t size, const char *what, sora_err *e);
 /* The tensor or metadata value of that name, or NULL. */
 const sora_tensor *sora_record_tensor(const sora_record *r, const char *name);

@@ -129,20 +129,25 @@ Test(shard_blob, hostile)
 		size_t data;
 	} cases[] = {
 	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", NULL, 8},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", "not a JSON object", 8},
-	    {"{\"a\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", "dtype Q7", 8},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "8 bytes for shape", 8},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "past the end", 4},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "bad dim", 8},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}", "bad dim", 8},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", "bad data_offsets", 8},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", "not well-formed JSON", 8},
+	    {"{\"a\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", "unknown dtype 'Q7'", 8},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+	     "8 bytes for a shape needing 12", 8},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+	     "outside the 4-byte data area", 4},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "shape dim 0 is not a size",
+	     8},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}",
+	     "shape dim 0 is not a size", 8},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}",
+	     "data_offsets are not a range", 8},
 	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}", "not aligned", 8},
 	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
 	     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
 	     "overlap", 8},
-	    {"{\"__metadata__\":{\"k\":3}}", "metadata 'k' is not a string", 0},
-	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1],\"data_offsets\":[0,4]}}", "at most 5 dims",
-	     4},
+	    {"{\"__metadata__\":{\"k\":3}}", "__metadata__ 'k' is not a string", 0},
+	    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1],\"data_offsets\":[0,4]}}",
+	     "6 dims (at most 5)", 4},
 	    {"[1]", "not a JSON object", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -159,9 +164,9 @@ Test(shard_blob, hostile)
 	sora_record r;
 	unsigned char huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
 	cr_expect_eq(sora_record_parse(&r, huge, sizeof huge, "huge", &e), -1);
-	cr_expect(strstr(e.msg, "does not fit"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "over the 100 MB limit"), "%s", e.msg);
 	cr_expect_eq(sora_record_parse(&r, huge, 5, "short", &e), -1);
-	cr_expect(strstr(e.msg, "too short"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "shorter than the header length"), "%s", e.msg);
 }
 
 /* n rows into dir through one writer sealing every `shard_bytes`. */
