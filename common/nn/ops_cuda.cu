@@ -3,6 +3,7 @@
  * row) whose correctness is easy to see; each is a template over the storage type T, so one kernel
  * serves both twins. `make test-cuda` checks each against the CPU in both storage types. */
 #include "cuda_check.cuh"
+#include "cuda_reduce.cuh"
 #include "ops.h"
 
 #include <cublasLt.h>
@@ -123,38 +124,7 @@ static const bf16 *BF(const uint16_t *p)
 	return reinterpret_cast<const bf16 *>(p);
 }
 
-/* ---- reductions: one block per row ---- */
-
-/* The sum of v over the block (every thread gets it). */
-__device__ static float block_sum(float v)
-{
-	__shared__ float part[32];
-	for (int o = 16; o > 0; o /= 2)
-		v += __shfl_xor_sync(0xffffffffu, v, o);
-	if (threadIdx.x % 32 == 0)
-		part[threadIdx.x / 32] = v;
-	__syncthreads();
-	float t = 0;
-	for (int i = 0; i < (int)(blockDim.x + 31) / 32; i++)
-		t += part[i];
-	__syncthreads();
-	return t;
-}
-
-__device__ static float block_max(float v)
-{
-	__shared__ float part[32];
-	for (int o = 16; o > 0; o /= 2)
-		v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-	if (threadIdx.x % 32 == 0)
-		part[threadIdx.x / 32] = v;
-	__syncthreads();
-	float t = -INFINITY;
-	for (int i = 0; i < (int)(blockDim.x + 31) / 32; i++)
-		t = fmaxf(t, part[i]);
-	__syncthreads();
-	return t;
-}
+/* ---- row ops: one block per row (reductions in cuda_reduce.cuh) ---- */
 
 template <typename T>
 __global__ static void layernorm_k(T *y, const T *x, const T *w, const T *b, int C, float eps)

@@ -2,6 +2,7 @@
  * Plain kernels, one thread per output element and one block per row for the normalisation; `make
  * test-cuda` checks each against the CPU (tests/cuda/ops_dit_parity.c). */
 #include "cuda_check.cuh"
+#include "cuda_reduce.cuh"
 #include "ops_dit.h"
 #include "ops_dit_freq.h"
 
@@ -43,22 +44,6 @@ extern "C" int sora_cuda_timestep_embedding(float *emb, const float *t, int B, i
 	return 0;
 fail:
 	return -1;
-}
-
-/* The sum of v over the block (every thread gets it). */
-__device__ static float block_sum(float v)
-{
-	__shared__ float part[32];
-	for (int o = 16; o > 0; o /= 2)
-		v += __shfl_xor_sync(0xffffffffu, v, o);
-	if (threadIdx.x % 32 == 0)
-		part[threadIdx.x / 32] = v;
-	__syncthreads();
-	float t = 0;
-	for (int i = 0; i < (int)(blockDim.x + 31) / 32; i++)
-		t += part[i];
-	__syncthreads();
-	return t;
 }
 
 __global__ static void adaln_k(float *y, const float *x, const float *shift, const float *scale, int L, int C,
