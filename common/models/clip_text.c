@@ -184,11 +184,9 @@ static void scratch_sizes(const sora_clip_text_config *c, int B, int L, size_t n
 
 size_t sora_clip_text_scratch_bytes(const sora_clip_text_config *c, int B, int L)
 {
-	size_t n[S_COUNT], bytes = 0;
+	size_t n[S_COUNT];
 	scratch_sizes(c, B, L, n);
-	for (int i = 0; i < S_COUNT; i++)
-		bytes += (n[i] * sizeof(float) + 63) / 64 * 64; /* the arena's 64-byte alignment */
-	return bytes;
+	return sora_arena_floats_bytes(S_COUNT, n);
 }
 
 size_t sora_clip_text_memory_bytes(const sora_clip_text_config *c, int B, int L)
@@ -208,20 +206,11 @@ int sora_clip_text_forward(const sora_clip_text *m, sora_arena *scratch, const i
 	const int C = c->hidden, I = c->intermediate, H = c->heads;
 	CHECK(e, B > 0 && L > 0 && L <= c->max_positions,
 	      "CLIP text forward: bad shape [%d, %d] (at most %d tokens)", B, L, c->max_positions);
-	const size_t N = (size_t)B * L, need = sora_clip_text_scratch_bytes(c, B, L);
-	if (scratch->cap < need) { /* grown once to the largest batch seen, then reused */
-		sora_arena_free(scratch);
-		TRY(sora_arena_init(scratch, need, e));
-	}
-	sora_arena_reset(scratch);
+	const size_t N = (size_t)B * L;
 	size_t n[S_COUNT];
 	float *s[S_COUNT];
 	scratch_sizes(c, B, L, n);
-	for (int i = 0; i < S_COUNT; i++) {
-		sora_tensor t;
-		TRY(sora_arena_tensor(scratch, &t, SORA_F32, 1, (int64_t[]){(int64_t)n[i]}, e));
-		s[i] = t.data;
-	}
+	TRY(sora_arena_take_floats(scratch, S_COUNT, n, s, e));
 	float *h = s[S_H], *x = s[S_X], *q = s[S_Q], *k = s[S_K], *v = s[S_V], *att = s[S_ATT], *f = s[S_F];
 	sora_attn_args aa = {.B = B,
 			     .H = H,

@@ -170,11 +170,9 @@ static void scratch_sizes(const sora_t5_config *c, int B, int L, size_t n[S_COUN
 
 size_t sora_t5_scratch_bytes(const sora_t5_config *c, int B, int L)
 {
-	size_t n[S_COUNT], bytes = 0;
+	size_t n[S_COUNT];
 	scratch_sizes(c, B, L, n);
-	for (int i = 0; i < S_COUNT; i++)
-		bytes += (n[i] * sizeof(float) + 63) / 64 * 64; /* the arena's 64-byte alignment */
-	return bytes;
+	return sora_arena_floats_bytes(S_COUNT, n);
 }
 
 size_t sora_t5_memory_bytes(const sora_t5_config *c, int B, int L)
@@ -192,20 +190,11 @@ int sora_t5_forward(const sora_t5 *m, sora_arena *scratch, const int32_t *ids, c
 	const sora_t5_config *c = &m->cfg;
 	const int D = c->d_model, H = c->num_heads, inner = c->num_heads * c->d_kv, F = c->d_ff;
 	CHECK(e, B > 0 && L > 0, "T5 forward: bad shape [%d, %d]", B, L);
-	const size_t N = (size_t)B * L, need = sora_t5_scratch_bytes(c, B, L);
-	if (scratch->cap < need) { /* grown once to the largest batch seen, then reused */
-		sora_arena_free(scratch);
-		TRY(sora_arena_init(scratch, need, e));
-	}
-	sora_arena_reset(scratch);
+	const size_t N = (size_t)B * L;
 	size_t n[S_COUNT];
 	float *s[S_COUNT];
 	scratch_sizes(c, B, L, n);
-	for (int i = 0; i < S_COUNT; i++) {
-		sora_tensor t;
-		TRY(sora_arena_tensor(scratch, &t, SORA_F32, 1, (int64_t[]){(int64_t)n[i]}, e));
-		s[i] = t.data;
-	}
+	TRY(sora_arena_take_floats(scratch, S_COUNT, n, s, e));
 	float *x = s[S_X], *q = s[S_Q], *k = s[S_K], *v = s[S_V], *att = s[S_ATT];
 	float *f0 = s[S_F0], *f1 = s[S_F1], *bias = s[S_BIAS], *h = out; /* h: the residual stream */
 

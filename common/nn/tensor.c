@@ -233,6 +233,32 @@ void sora_arena_reset(sora_arena *a)
 	a->used = 0;
 }
 
+size_t sora_arena_floats_bytes(int count, const size_t *n)
+{
+	size_t bytes = 0;
+	for (int i = 0; i < count; i++)
+		bytes += (n[i] * sizeof(float) + ALIGN - 1) / ALIGN * ALIGN;
+	return bytes;
+}
+
+int sora_arena_take_floats(sora_arena *a, int count, const size_t *n, float **out, sora_err *e)
+{
+	const size_t need = sora_arena_floats_bytes(count, n);
+	if (a->cap < need) {
+		sora_arena_free(a);
+		TRY(sora_arena_init(a, need, e));
+	}
+	sora_arena_reset(a);
+	for (int i = 0; i < count; i++) {
+		sora_tensor t;
+		TRY(sora_arena_tensor(a, &t, SORA_F32, 1, (int64_t[]){(int64_t)n[i]}, e));
+		out[i] = t.data;
+	}
+	return 0;
+fail:
+	return -1;
+}
+
 void sora_arena_free(sora_arena *a)
 {
 	free(a->base);

@@ -71,6 +71,12 @@ int sora_arena_init(sora_arena *a, size_t cap, sora_err *e);
 int sora_arena_tensor(sora_arena *a, sora_tensor *t, sora_dtype dtype, int ndim, const int64_t *shape,
 		      sora_err *e);
 void sora_arena_reset(sora_arena *a);
+
+/* A forward pass's scratch as a list of f32 buffers of n[i] floats: the bytes they take in an arena, and
+ * taking them (the arena reset first, and reallocated only when smaller than that, so equal passes
+ * allocate nothing after the first). */
+size_t sora_arena_floats_bytes(int count, const size_t *n);
+int sora_arena_take_floats(sora_arena *a, int count, const size_t *n, float **out, sora_err *e);
 void sora_arena_free(sora_arena *a);
 
 #ifdef __cplusplus
