@@ -1,6 +1,7 @@
 /* make test-cuda: every CUDA op against its CPU twin. Without a device it says so and passes. */
 #include "nn/cuda_device.h"
 #include "ops_parity.h"
+#include "ops_video_parity.h"
 
 #include <stdio.h>
 
@@ -25,7 +26,7 @@ int main(void)
 			failed++;
 		}
 		if (d == 0)
-			sora_ops_parity(&passed, &failed);
+			sora_ops_parity(&passed, &failed), sora_ops_video_parity(&passed, &failed);
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
