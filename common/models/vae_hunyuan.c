@@ -7,6 +7,7 @@
 #include "weights.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +196,7 @@ static void want_mid(sora_weight_list *l, sora_vae_half *h, int C, int attn, con
 	static const char *const proj[] = {"to_q", "to_k", "to_v", "to_out.0"};
 	snprintf(n, sizeof n, "%s.mid_block.attentions.0.group_norm", base);
 	want_norm(l, &a->gn_w, &a->gn_b, C, n);
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		sora_weight_want(l, t[2 * i], 2, w2, "%s.mid_block.attentions.0.%s.weight", base, proj[i]);
 		sora_weight_want(l, t[2 * i + 1], 1, w1, "%s.mid_block.attentions.0.%s.bias", base, proj[i]);
 	}
@@ -340,7 +341,7 @@ static void free_half(sora_vae_half *h)
 	sora_vae_attn *a = &h->attn;
 	sora_tensor *t[] = {&a->gn_w, &a->gn_b, &a->q_w, &a->q_b, &a->k_w,    &a->k_b,
 			    &a->v_w,  &a->v_b,  &a->o_w, &a->o_b, &h->norm_w, &h->norm_b};
-	for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+	for (int i = 0; i < 12; i++)
 		sora_tensor_free(t[i]);
 	free_conv(&h->conv_in);
 	free_conv(&h->conv_out);
@@ -398,12 +399,15 @@ static void act_move(act *x, act *y)
 	*y = (act){0};
 }
 
-static void probe(const sora_vae *m, const act *a, const char *fmt, int i, int j)
+__attribute__((format(printf, 3, 4))) static void probe(const sora_vae *m, const act *a, const char *fmt, ...)
 {
 	char name[96];
+	va_list ap;
 	if (!m->probe)
 		return;
-	snprintf(name, sizeof name, fmt, i, j);
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
 	m->probe(m->probe_ctx, name, a->d, act_n(a));
 }
 
@@ -513,15 +517,13 @@ static int mid_step(const sora_vae *m, const sora_vae_half *h, act *x, const cha
 {
 	char name[64];
 	TRY(resnet_step(m, &h->mid[0], x, e));
-	snprintf(name, sizeof name, "%s.mid_block.resnets.0", side);
-	probe(m, x, name, 0, 0);
+	probe(m, x, "%s.mid_block.resnets.0", side);
 	if (m->cfg.mid_block_add_attention) {
 		snprintf(name, sizeof name, "%s.mid_block.attentions.0", side);
 		TRY(attn_step(m, &h->attn, x, name, e));
 	}
 	TRY(resnet_step(m, &h->mid[1], x, e));
-	snprintf(name, sizeof name, "%s.mid_block", side);
-	probe(m, x, name, 0, 0);
+	probe(m, x, "%s.mid_block", side);
 	return 0;
 fail:
 	return -1;
@@ -534,7 +536,7 @@ static int encode_plain(const sora_vae *m, const act *x, act *out, sora_err *e)
 	act y = {0};
 	*out = (act){0};
 	TRY(conv_fwd(&h->conv_in, x, &y, e)); /* y [C0, T, H, W] */
-	probe(m, &y, "enc.conv_in", 0, 0);
+	probe(m, &y, "enc.conv_in");
 	for (int i = 0; i < m->cfg.nblocks; i++) {
 		const sora_vae_block *b = &h->blocks[i];
 		for (int j = 0; j < b->nres; j++) {
@@ -543,15 +545,15 @@ static int encode_plain(const sora_vae *m, const act *x, act *out, sora_err *e)
 		}
 		if (b->has_sampler)
 			TRY(conv_step(&b->sampler, &y, e)); /* y [Ci, T', H/2, W/2] */
-		probe(m, &y, "enc.down_blocks.%d", i, 0);
+		probe(m, &y, "enc.down_blocks.%d", i);
 	}
 	TRY(mid_step(m, h, &y, "enc", e)); /* y [Ctop, t, h, w] */
 	TRY(sora_cpu_group_norm(y.d, y.d, h->norm_w.data, h->norm_b.data, y.C, m->cfg.norm_num_groups,
 				(int64_t)y.T * y.H * y.W, GN_EPS, 0, e));
-	probe(m, &y, "enc.conv_norm_out", 0, 0);
+	probe(m, &y, "enc.conv_norm_out");
 	TRY(sora_cpu_silu(y.d, y.d, (size_t)act_n(&y), e));
 	TRY(conv_step(&h->conv_out, &y, e)); /* y [2L, t, h, w] */
-	probe(m, &y, "enc.conv_out", 0, 0);
+	probe(m, &y, "enc.conv_out");
 	TRY(conv_fwd(&m->quant_conv, &y, out, e)); /* out [2L, t, h, w] */
 	act_free(&y);
 	return 0;
@@ -567,9 +569,9 @@ static int decode_plain(const sora_vae *m, const act *z, act *out, sora_err *e)
 	act y = {0};
 	*out = (act){0};
 	TRY(conv_fwd(&m->post_quant_conv, z, &y, e)); /* y [L, t, h, w] */
-	probe(m, &y, "post_quant_conv", 0, 0);
+	probe(m, &y, "post_quant_conv");
 	TRY(conv_step(&h->conv_in, &y, e)); /* y [Ctop, t, h, w] */
-	probe(m, &y, "dec.conv_in", 0, 0);
+	probe(m, &y, "dec.conv_in");
 	TRY(mid_step(m, h, &y, "dec", e));
 	for (int i = 0; i < m->cfg.nblocks; i++) {
 		const sora_vae_block *b = &h->blocks[i];
@@ -585,7 +587,7 @@ static int decode_plain(const sora_vae *m, const act *z, act *out, sora_err *e)
 			act_move(&y, &u);
 			TRY(conv_step(&b->sampler, &y, e));
 		}
-		probe(m, &y, "dec.up_blocks.%d", i, 0);
+		probe(m, &y, "dec.up_blocks.%d", i);
 	}
 	TRY(sora_cpu_group_norm(y.d, y.d, h->norm_w.data, h->norm_b.data, y.C, m->cfg.norm_num_groups,
 				(int64_t)y.T * y.H * y.W, GN_EPS, 1, e));

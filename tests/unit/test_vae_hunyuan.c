@@ -262,7 +262,7 @@ static void add(header *h, const char *name, int ndim, const int64_t *shape)
 	h->len += (size_t)snprintf(h->json + h->len, h->cap - h->len,
 				   "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[%lld,%lld]}",
 				   h->count ? "," : "{", name, dims, (long long)h->offset,
-				   (long long)(h->offset + 4 * n));
+				   (long long)h->offset + 4 * (long long)n);
 	h->offset += 4 * n;
 	h->count++;
 	h->params += n;
