@@ -22,7 +22,7 @@
 
 typedef struct args {
 	const char *vae, *config, *in, *tensor, *spatial, *temporal;
-	int sample, seed, frames, fps, tile_size, temporal_tile;
+	int sample, seed, frames, fps, tile_size, temporal_tile, stream;
 	double overlap;
 } args;
 
@@ -296,6 +296,33 @@ fail:
 	return -1;
 }
 
+typedef struct mp4_sink {
+	const char *path;
+	int fps;
+	sora_video_writer *w;
+	uint8_t *rgb;
+} mp4_sink;
+
+/* --stream: each decoded chunk of frames straight into the MP4. */
+static int put_frames(void *ctx, const float *f, int n, int first, int C, int H, int W, sora_err *e)
+{
+	mp4_sink *k = ctx;
+	sora_writer_opts o = {.width = W, .height = H, .fps_num = k->fps, .fps_den = 1};
+	CHECK(e, C == 3, "the decoded video has %d channels; only 3 can be written as pixels", C);
+	if (!k->w) {
+		CHECK_ALLOC(e, k->rgb = malloc((size_t)H * W * 3));
+		TRY(sora_video_writer_open(&k->w, k->path, &o, e));
+	}
+	for (int t = 0; t < n; t++) {
+		get_frame(k->rgb, f, t, n, H, W);
+		TRY(sora_video_writer_put_rgb(k->w, k->rgb, W * 3, e));
+	}
+	log_debug("frames %d..%d written", first, first + n - 1);
+	return 0;
+fail:
+	return -1;
+}
+
 static int cmd_decode(const sora_vae *m, const args *a, const char *out, sora_err *e)
 {
 	float *z = NULL, *v = NULL;
@@ -303,6 +330,23 @@ static int cmd_decode(const sora_vae *m, const args *a, const char *out, sora_er
 	double t0 = now();
 	CHECK(e, a->in, "decode reads the latent from --in FILE (a safetensors file)");
 	TRY(read_tensor(a->in, a->tensor ? a->tensor : "z", &z, zd, e));
+	if (a->stream) {
+		mp4_sink k = {.path = out, .fps = a->fps};
+		CHECK(e, !ends_with(out, ".safetensors") && !ends_with(out, ".png"),
+		      "--stream writes an MP4");
+		int rc = sora_vae_decode_stream(m, z, zd, 1, put_frames, &k, e);
+		if (k.w) {
+			sora_err e2 = {0};
+			if (sora_video_writer_close(k.w, &e2) < 0 && rc == 0)
+				*e = e2, rc = -1;
+		}
+		free(k.rgb);
+		TRY(rc);
+		log_info("decoded latent [%d, %d, %d, %d] (streamed) in %.2f s", zd[0], zd[1], zd[2], zd[3],
+			 now() - t0);
+		free(z);
+		return 0;
+	}
 	TRY(sora_vae_decode(m, z, zd, &v, vd, e));
 	if (ends_with(out, ".safetensors")) {
 		sora_tensor t;
@@ -348,6 +392,8 @@ int main(int argc, char **argv)
 	     "temporal tile (sample_tsize, default 64)"},
 	    {"tile-overlap", 0, SORA_OPT_DOUBLE, &a.overlap, "F", "tile overlap factor (default 0.25)"},
 	    {"fps", 0, SORA_OPT_INT, &a.fps, "N", "frame rate of a decoded MP4"},
+	    {"stream", 0, SORA_OPT_FLAG, &a.stream, NULL,
+	     "decode to the MP4 one latent frame at a time (bounded memory, slower; no tiling)"},
 	    {NULL, 0, 0, NULL, NULL, NULL}};
 	const sora_cli cli = {
 	    .prog = "sora-vae",

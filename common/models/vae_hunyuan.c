@@ -864,6 +864,246 @@ fail:
 	return -1;
 }
 
+/* ---- the streamed decoder ---- */
+
+typedef struct stream {
+	const sora_vae *m;
+	int ngn, known;   /* norms of the streamed part; those with final statistics */
+	double *sum, *sq; /* [ngn, G] */
+	float *mean, *rstd;
+	int64_t *count; /* values per group seen, per norm */
+	act *hist;      /* per k = 3 conv of the streamed part: its last k − 1 input frames */
+	act *up_hist;   /* per up block: the last frame before its upsampler */
+	int nconv, gi, ci, first;
+} stream;
+
+/* A norm of the streamed part on the chunk x → y (y may be x): the layer being measured adds x to its
+ * statistics and returns 1 (the pass ends there for this chunk); a measured one applies them. */
+static int s_norm(stream *s, const act *x, act *y, const sora_tensor *w, const sora_tensor *b, int silu,
+		  sora_err *e)
+{
+	const int G = s->m->cfg.norm_num_groups, g = s->gi++;
+	const int64_t S = (int64_t)x->T * x->H * x->W;
+	if (g == s->known) {
+		TRY(sora_cpu_group_norm_stats(s->sum + (size_t)g * G, s->sq + (size_t)g * G, x->d, x->C, G, S,
+					      e));
+		s->count[g] += (int64_t)(x->C / G) * S;
+		return 1;
+	}
+	if (y != x)
+		TRY(act_new(y, x->C, x->T, x->H, x->W, e));
+	TRY(sora_cpu_group_norm_apply(y->d, x->d, s->mean + (size_t)g * G, s->rstd + (size_t)g * G, w->data,
+				      b->data, x->C, G, S, silu, e));
+	return 0;
+fail:
+	return -1;
+}
+
+/* A causal conv on a chunk: the k − 1 frames before it come from the conv's history (frame 0 replicated
+ * for the first chunk, as the padding is). */
+static int s_conv(stream *s, const sora_vae_conv *c, const act *x, act *y, sora_err *e)
+{
+	act cat = {0};
+	if (c->k == 1)
+		return conv_fwd(c, x, y, e);
+	act *h = &s->hist[s->ci++];
+	const int p = c->k - 1;
+	TRY(act_new(&cat, x->C, p + x->T, x->H, x->W, e));
+	const size_t plane = (size_t)x->H * x->W;
+	for (int ch = 0; ch < x->C; ch++) {
+		float *dst = cat.d + (size_t)ch * cat.T * plane;
+		for (int t = 0; t < p; t++)
+			memcpy(dst + t * plane,
+			       s->first ? x->d + (size_t)ch * x->T * plane
+					: h->d + ((size_t)ch * p + t) * plane,
+			       plane * sizeof *dst);
+		memcpy(dst + p * plane, x->d + (size_t)ch * x->T * plane, x->T * plane * sizeof *dst);
+	}
+	sora_conv3d_args a = {.cin = c->cin,
+			      .cout = c->cout,
+			      .T = cat.T,
+			      .H = cat.H,
+			      .W = cat.W,
+			      .k = c->k,
+			      .st = c->st,
+			      .sh = c->sh,
+			      .sw = c->sw,
+			      .no_front_pad = 1};
+	int To, Ho, Wo;
+	TRY(sora_conv3d_out_size(&a, &To, &Ho, &Wo, e));
+	TRY(act_new(y, c->cout, To, Ho, Wo, e));
+	TRY(sora_cpu_causal_conv3d(y->d, cat.d, c->w.data, c->b.data, &a, e));
+	act_free(h);
+	TRY(crop(h, &cat, cat.T - p, cat.T, 0, cat.H, 0, cat.W, e)); /* the last k − 1 input frames */
+	act_free(&cat);
+	return 0;
+fail:
+	act_free(&cat);
+	return -1;
+}
+
+/* resnet_step on a chunk; 1 when the pass ends inside it. */
+static int s_resnet(stream *s, const sora_vae_resnet *r, act *x, sora_err *e)
+{
+	act h = {0}, h2 = {0}, y = {0}, sc = {0};
+	int rc;
+	TRY(rc = s_norm(s, x, &h, &r->n1w, &r->n1b, 1, e));
+	if (rc)
+		return 1;
+	TRY(s_conv(s, &r->c1, &h, &h2, e));
+	act_free(&h);
+	TRY(rc = s_norm(s, &h2, &h2, &r->n2w, &r->n2b, 1, e));
+	if (rc) {
+		act_free(&h2);
+		return 1;
+	}
+	TRY(s_conv(s, &r->c2, &h2, &y, e));
+	act_free(&h2);
+	if (r->shortcut) {
+		TRY(conv_fwd(&r->sc, x, &sc, e));
+		add_into(y.d, sc.d, act_n(&y));
+		act_free(&sc);
+	} else {
+		add_into(y.d, x->d, act_n(&y));
+	}
+	act_move(x, &y);
+	return 0;
+fail:
+	act_free(&h), act_free(&h2), act_free(&y), act_free(&sc);
+	return -1;
+}
+
+/* Upsampling on a chunk: after the first, the previous frame goes in front so that every frame of the
+ * chunk is upsampled in time, and its own output is dropped. */
+static int s_upsample(stream *s, const sora_vae_block *b, act *uh, act *x, sora_err *e)
+{
+	act in = {0}, u = {0};
+	const act *src = x;
+	if (!s->first) {
+		TRY(act_new(&in, x->C, 1 + x->T, x->H, x->W, e));
+		const size_t plane = (size_t)x->H * x->W;
+		for (int c = 0; c < x->C; c++) {
+			memcpy(in.d + (size_t)c * in.T * plane, uh->d + c * plane, plane * sizeof *in.d);
+			memcpy(in.d + ((size_t)c * in.T + 1) * plane, x->d + (size_t)c * x->T * plane,
+			       x->T * plane * sizeof *in.d);
+		}
+		src = &in;
+	}
+	TRY(act_new(&u, src->C, 1 + b->ft * (src->T - 1), b->fhw * src->H, b->fhw * src->W, e));
+	TRY(sora_cpu_upsample_causal(u.d, src->d, src->C, src->T, src->H, src->W, b->ft, b->fhw, b->fhw, e));
+	act_free(uh);
+	TRY(crop(uh, x, x->T - 1, x->T, 0, x->H, 0, x->W, e));
+	act_free(&in);
+	if (!s->first) {
+		TRY(crop(&in, &u, 1, u.T, 0, u.H, 0, u.W, e));
+		act_move(&u, &in);
+	}
+	act_move(x, &u);
+	return 0;
+fail:
+	act_free(&in), act_free(&u);
+	return -1;
+}
+
+/* The up blocks, the last norm and conv_out on one chunk of the mid block's output (x is consumed);
+ * 1 when the pass ends early, 0 with the video frames in *out. */
+static int s_chunk(stream *s, act *x, act *out, sora_err *e)
+{
+	const sora_vae_half *h = &s->m->dec;
+	int rc;
+	s->gi = s->ci = 0;
+	for (int i = 0; i < s->m->cfg.nblocks; i++) {
+		const sora_vae_block *b = &h->blocks[i];
+		for (int j = 0; j < b->nres; j++) {
+			TRY(rc = s_resnet(s, &b->res[j], x, e));
+			if (rc)
+				return 1;
+		}
+		if (b->has_sampler) {
+			TRY(s_upsample(s, b, &s->up_hist[i], x, e));
+			act y = {0};
+			TRY(s_conv(s, &b->sampler, x, &y, e));
+			act_move(x, &y);
+		}
+	}
+	TRY(rc = s_norm(s, x, x, &h->norm_w, &h->norm_b, 1, e));
+	if (rc)
+		return 1;
+	TRY(s_conv(s, &h->conv_out, x, out, e));
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_vae_decode_stream(const sora_vae *m, const float *z, const int zdims[4], int chunk,
+			   sora_vae_emit emit, void *ctx, sora_err *e)
+{
+	const int G = m->cfg.norm_num_groups, nb = m->cfg.nblocks;
+	act in = {0}, mid = {0}, x = {0}, y = {0};
+	stream s = {.m = m};
+	CHECK(e,
+	      zdims[0] == m->cfg.latent_channels && zdims[1] > 0 && zdims[2] > 0 && zdims[3] > 0 && chunk > 0,
+	      "VAE stream decode: latent [%d, %d, %d, %d] must have %d channels", zdims[0], zdims[1],
+	      zdims[2], zdims[3], m->cfg.latent_channels);
+	for (int i = 0; i < nb; i++)
+		s.ngn += 2 * m->dec.blocks[i].nres,
+		    s.nconv += 2 * m->dec.blocks[i].nres + m->dec.blocks[i].has_sampler;
+	s.ngn++, s.nconv++;
+	CHECK_ALLOC(e, s.sum = calloc((size_t)s.ngn * G * 2, sizeof *s.sum));
+	CHECK_ALLOC(e, s.mean = calloc((size_t)s.ngn * G * 2, sizeof *s.mean));
+	CHECK_ALLOC(e, s.count = calloc((size_t)s.ngn, sizeof *s.count));
+	CHECK_ALLOC(e, s.hist = calloc((size_t)s.nconv, sizeof *s.hist));
+	CHECK_ALLOC(e, s.up_hist = calloc((size_t)nb, sizeof *s.up_hist));
+	s.sq = s.sum + (size_t)s.ngn * G, s.rstd = s.mean + (size_t)s.ngn * G;
+	/* Everything before the up blocks runs at latent resolution, in one piece. */
+	TRY(act_new(&in, zdims[0], zdims[1], zdims[2], zdims[3], e));
+	for (int64_t i = 0; i < act_n(&in); i++)
+		in.d[i] = z[i] / m->cfg.scale_factor + m->cfg.shift_factor;
+	TRY(conv_fwd(&m->post_quant_conv, &in, &mid, e)); /* mid [L, t, h, w] */
+	act_free(&in);
+	TRY(conv_step(&m->dec.conv_in, &mid, e)); /* mid [Ctop, t, h, w] */
+	TRY(mid_step(m, &m->dec, &mid, "dec", e));
+	for (s.known = 0; s.known <= s.ngn; s.known++) {
+		int frame = 0;
+		for (int a = 0; a < mid.T; a += chunk) {
+			int rc;
+			s.first = a == 0;
+			TRY(crop(&x, &mid, a, a + chunk, 0, mid.H, 0, mid.W, e));
+			TRY(rc = s_chunk(&s, &x, &y, e));
+			act_free(&x);
+			if (rc)
+				continue;
+			TRY(emit(ctx, y.d, y.T, frame, y.C, y.H, y.W, e));
+			frame += y.T;
+			act_free(&y);
+		}
+		if (s.known < s.ngn) { /* the measured norm's statistics are final */
+			const size_t o = (size_t)s.known * G;
+			for (int g = 0; g < G; g++) {
+				const double n = (double)s.count[s.known], mu = s.sum[o + g] / n;
+				const double var = s.sq[o + g] / n - mu * mu;
+				s.mean[o + g] = (float)mu;
+				s.rstd[o + g] = (float)(1.0 / sqrt((var > 0 ? var : 0) + GN_EPS));
+			}
+		}
+		for (int i = 0; i < s.nconv; i++)
+			act_free(&s.hist[i]);
+		for (int i = 0; i < nb; i++)
+			act_free(&s.up_hist[i]);
+	}
+	act_free(&mid);
+	free(s.sum), free(s.mean), free(s.count), free(s.hist), free(s.up_hist);
+	return 0;
+fail:
+	act_free(&in), act_free(&mid), act_free(&x), act_free(&y);
+	for (int i = 0; s.hist && i < s.nconv; i++)
+		act_free(&s.hist[i]);
+	for (int i = 0; s.up_hist && i < nb; i++)
+		act_free(&s.up_hist[i]);
+	free(s.sum), free(s.mean), free(s.count), free(s.hist), free(s.up_hist);
+	return -1;
+}
+
 void sora_vae_gaussian(float *out, size_t n, uint64_t seed)
 {
 	uint64_t s = seed;

@@ -104,6 +104,19 @@ void sora_vae_latent(const sora_vae *m, const float *moments, const int mdims[4]
 int sora_vae_decode(const sora_vae *m, const float *z, const int zdims[4], float **video, int vdims[4],
 		    sora_err *e);
 
+/* Receives decoded frames in order: frames [out_channels, n, H, W] are frames first .. first + n − 1 of
+ * the video. Returns 0 to go on, -1 (e filled) to stop the decode. */
+typedef int (*sora_vae_emit)(void *ctx, const float *frames, int n, int first, int C, int H, int W,
+			     sora_err *e);
+
+/* The untiled decoder, streamed: the same frames as sora_vae_decode without tiling, handed to emit in order,
+ * while only `chunk` latent frames (4·chunk video frames) of the up blocks are in memory at a time beside
+ * the latent-resolution mid block. GroupNorm normalises over the whole clip, so the statistics of each of
+ * the up blocks' norms are gathered first, one streamed pass per norm (the layers before it recomputed),
+ * then a last pass emits the frames: bounded memory for a longer run. */
+int sora_vae_decode_stream(const sora_vae *m, const float *z, const int zdims[4], int chunk,
+			   sora_vae_emit emit, void *ctx, sora_err *e);
+
 /* n N(0, 1) values from seed (splitmix64 + Box–Muller; not torch's generator). */
 void sora_vae_gaussian(float *out, size_t n, uint64_t seed);
 

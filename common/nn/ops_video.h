@@ -23,6 +23,7 @@ typedef struct sora_conv3d_args {
 	int T, H, W; /* input size */
 	int k;       /* odd */
 	int st, sh, sw;
+	int no_front_pad; /* the k−1 frames in front are already in x (a streamed chunk): To = (T−k)/st + 1 */
 } sora_conv3d_args;
 
 /* The output size of a causal conv3d; 0, or -1 (e filled) for a bad argument. */
@@ -36,6 +37,14 @@ int sora_conv3d_out_size(const sora_conv3d_args *a, int *To, int *Ho, int *Wo, s
 	 * after (the norm → SiLU pairs of the VAE). y may alias x. */                                         \
 	int P##group_norm(float *y, const float *x, const float *w, const float *b, int C, int G, int64_t S,     \
 			  float eps, int silu, sora_err *e);                                                     \
+	/* The same GroupNorm in two steps, for a clip that arrives in chunks of frames: sum[g] and sq[g]        \
+	 * (double) accumulate Σx and Σx² of each group of x [C, S]; apply normalises with given              \
+	 * mean[g] and rstd[g] = 1/sqrt(var + eps). */                                                           \
+	int P##group_norm_stats(double *sum, double *sq, const float *x, int C, int G, int64_t S,                \
+				sora_err *e);                                                                    \
+	int P##group_norm_apply(float *y, const float *x, const float *mean, const float *rstd,                  \
+				const float *w, const float *b, int C, int G, int64_t S, int silu,               \
+				sora_err *e);                                                                    \
 	/* UpsampleCausal3D's nearest upsampling: x [C, T, H, W] → y [C, 1 + ft·(T−1), fh·H, fw·W]; frame \
 	 * 0 is upsampled in space only, frames 1.. by (ft, fh, fw). */                                          \
 	int P##upsample_causal(float *y, const float *x, int C, int T, int H, int W, int ft, int fh, int fw,     \

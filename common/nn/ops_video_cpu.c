@@ -22,7 +22,9 @@ int sora_conv3d_out_size(const sora_conv3d_args *a, int *To, int *Ho, int *Wo, s
 	const int p = a->k / 2;
 	CHECK(e, a->H + 2 * p >= a->k && a->W + 2 * p >= a->k, "conv3d: input %dx%d smaller than the kernel",
 	      a->H, a->W);
-	*To = (a->T - 1) / a->st + 1;
+	CHECK(e, !a->no_front_pad || a->T >= a->k, "conv3d: %d frames without front padding, kernel %d", a->T,
+	      a->k);
+	*To = a->no_front_pad ? (a->T - a->k) / a->st + 1 : (a->T - 1) / a->st + 1;
 	*Ho = (a->H + 2 * p - a->k) / a->sh + 1;
 	*Wo = (a->W + 2 * p - a->k) / a->sw + 1;
 	return 0;
@@ -49,7 +51,7 @@ static void im2col(float *col, const float *x, const sora_conv3d_args *a, int Ho
 		float *dst = col + (size_t)r * ncol;
 		for (int64_t n = line0; n < line1; n++) {
 			const int to = (int)(n / Ho), ho = (int)(n % Ho);
-			const int ti = clampi(to * a->st + kt - (k - 1), a->T - 1);
+			const int ti = clampi(to * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
 			const int hi = clampi(ho * a->sh + kh - p, a->H - 1);
 			const float *src = x + ci * frame_stride + ti * plane + (size_t)hi * a->W;
 			if (a->sw == 1) {
@@ -140,6 +142,46 @@ int sora_cpu_group_norm(float *y, const float *x, const float *w, const float *b
 				float v = (xc[i] - m) * sc + sh;
 				yc[i] = silu ? v / (1.0f + expf(-v)) : v;
 			}
+		}
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_group_norm_stats(double *sum, double *sq, const float *x, int C, int G, int64_t S, sora_err *e)
+{
+	CHECK(e, C > 0 && G > 0 && C % G == 0 && S >= 0,
+	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
+	const int64_t n = (int64_t)(C / G) * S;
+	for (int g = 0; g < G; g++) {
+		const float *xg = x + (size_t)g * n;
+		double s = 0, q = 0;
+#pragma omp parallel for reduction(+ : s, q) if (n > 65536)
+		for (int64_t i = 0; i < n; i++)
+			s += xg[i], q += (double)xg[i] * xg[i];
+		sum[g] += s, sq[g] += q;
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+int sora_cpu_group_norm_apply(float *y, const float *x, const float *mean, const float *rstd, const float *w,
+			      const float *b, int C, int G, int64_t S, int silu, sora_err *e)
+{
+	CHECK(e, C > 0 && G > 0 && C % G == 0 && S >= 0,
+	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
+	const int cg = C / G;
+#pragma omp parallel for if ((int64_t)C * S > 65536)
+	for (int c = 0; c < C; c++) {
+		const float r = rstd[c / cg], m = mean[c / cg];
+		const float sc = r * (w ? w[c] : 1.0f), sh = b ? b[c] : 0.0f;
+		const float *xc = x + (size_t)c * S;
+		float *yc = y + (size_t)c * S;
+		for (int64_t i = 0; i < S; i++) {
+			float v = (xc[i] - m) * sc + sh;
+			yc[i] = silu ? v / (1.0f + expf(-v)) : v;
 		}
 	}
 	return 0;

@@ -34,7 +34,7 @@ __global__ static void conv3d_k(float *y, const float *x, const float *w, const 
 		const float *wc = w + (size_t)co * a.cin * k * k * k;
 		for (int ci = 0; ci < a.cin; ci++)
 			for (int kt = 0; kt < k; kt++) {
-				const int ti = clampi(to * a.st + kt - (k - 1), a.T - 1);
+				const int ti = clampi(to * a.st + kt - (a.no_front_pad ? 0 : k - 1), a.T - 1);
 				for (int kh = 0; kh < k; kh++) {
 					const int hi = clampi(ho * a.sh + kh - p, a.H - 1);
 					const float *row = x + (((size_t)ci * a.T + ti) * a.H + hi) * a.W;
@@ -103,6 +103,61 @@ extern "C" int sora_cuda_group_norm(float *y, const float *x, const float *w, co
 	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
 	group_norm_k<<<G, THREADS>>>(y, x, w, b, C / G, S, eps, silu);
 	LAUNCH_CHECK(e, "group_norm");
+	return 0;
+fail:
+	return -1;
+}
+
+/* One block per group: Σx and Σx² in double, added to sum[g] and sq[g]. */
+__global__ static void group_stats_k(double *sum, double *sq, const float *x, int64_t n)
+{
+	__shared__ double ps[THREADS], pq[THREADS];
+	const float *xg = x + (size_t)blockIdx.x * n;
+	double s = 0, q = 0;
+	for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+		s += xg[i], q += (double)xg[i] * xg[i];
+	ps[threadIdx.x] = s, pq[threadIdx.x] = q;
+	__syncthreads();
+	for (int o = blockDim.x / 2; o > 0; o /= 2) {
+		if ((int)threadIdx.x < o)
+			ps[threadIdx.x] += ps[threadIdx.x + o], pq[threadIdx.x] += pq[threadIdx.x + o];
+		__syncthreads();
+	}
+	if (threadIdx.x == 0)
+		sum[blockIdx.x] += ps[0], sq[blockIdx.x] += pq[0];
+}
+
+extern "C" int sora_cuda_group_norm_stats(double *sum, double *sq, const float *x, int C, int G, int64_t S,
+					  sora_err *e)
+{
+	CHECK(e, C > 0 && G > 0 && C % G == 0 && S >= 0,
+	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
+	group_stats_k<<<G, THREADS>>>(sum, sq, x, (int64_t)(C / G) * S);
+	LAUNCH_CHECK(e, "group_norm_stats");
+	return 0;
+fail:
+	return -1;
+}
+
+__global__ static void group_apply_k(float *y, const float *x, const float *mean, const float *rstd,
+				     const float *w, const float *b, int C, int cg, int64_t S, int silu)
+{
+	for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (int64_t)C * S;
+	     i += (int64_t)gridDim.x * blockDim.x) {
+		const int c = (int)(i / S), g = c / cg;
+		float v = (x[i] - mean[g]) * rstd[g] * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+		y[i] = silu ? v / (1.0f + expf(-v)) : v;
+	}
+}
+
+extern "C" int sora_cuda_group_norm_apply(float *y, const float *x, const float *mean, const float *rstd,
+					  const float *w, const float *b, int C, int G, int64_t S, int silu,
+					  sora_err *e)
+{
+	CHECK(e, C > 0 && G > 0 && C % G == 0 && S >= 0,
+	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
+	group_apply_k<<<grid_for((int64_t)C * S), THREADS>>>(y, x, mean, rstd, w, b, C, C / G, S, silu);
+	LAUNCH_CHECK(e, "group_norm_apply");
 	return 0;
 fail:
 	return -1;

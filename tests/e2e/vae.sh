@@ -59,6 +59,9 @@ expect "temporal tiled decode" "$(close "$T/e.safetensors" video e.video)" ok
 sora-vae decode "${VAE[@]}" --in "$IO" --tensor b.z -o "$T/b.mp4" -q
 expect "decode to MP4: 9 frames 64x64" \
 	"$(ffprobe -v error -count_frames -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$T/b.mp4")" "64,64,9"
+sora-vae decode "${VAE[@]}" --stream --in "$IO" --tensor b.z -o "$T/bs.mp4" -q
+expect "streamed decode to MP4: 9 frames 64x64" \
+	"$(ffprobe -v error -count_frames -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$T/bs.mp4")" "64,64,9"
 sora-vae decode "${VAE[@]}" --in "$IO" --tensor c.z_mean_scaled -o "$T/c.png" -q
 expect "decode an image latent to PNG" "$(ffprobe -v error -show_entries stream=width,height -of csv=p=0 "$T/c.png")" "64,64"
 sora-vae encode "${VAE[@]}" -o "$T/img.safetensors" -q "$T/c.png"

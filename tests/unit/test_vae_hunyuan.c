@@ -5,9 +5,11 @@
 #include "io/safetensors.h"
 #include "models/vae_hunyuan.h"
 
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,57 @@ Test(vae, bad_sizes)
 	const int zd[4] = {4, 1, 1, 1};
 	cr_expect_eq(sora_vae_decode(&m, x, zd, &mo, ld, &e), -1);
 	cr_expect(strstr(e.msg, "16 channels"), "%s", e.msg);
+	sora_vae_free(&m);
+	sora_st_close(io);
+}
+
+/* Collects streamed frames into a [C, T, H, W] video, checking they come in order. */
+typedef struct collect {
+	float *v;
+	int T, next, chunks;
+} collect;
+
+static int on_frames(void *ctx, const float *f, int n, int first, int C, int H, int W, sora_err *e)
+{
+	collect *c = ctx;
+	cr_assert_eq(first, c->next, "frames %d.. came before %d..", first, c->next);
+	cr_assert_leq(first + n, c->T);
+	const size_t plane = (size_t)H * W;
+	for (int ch = 0; ch < C; ch++)
+		memcpy(c->v + ((size_t)ch * c->T + first) * plane, f + (size_t)ch * n * plane,
+		       n * plane * sizeof *f);
+	c->next += n, c->chunks++;
+	(void)e;
+	return 0;
+}
+
+Test(vae, streaming_equals_one_shot)
+{
+	sora_vae m;
+	sora_safetensors *io = NULL;
+	sora_err e = {0};
+	/* Hundreds of tiny ops in ~26 passes: thread hand-offs would cost more than the arithmetic. */
+	omp_set_num_threads(1);
+	openblas_set_num_threads(1);
+	load(&m, &io, 0);
+	const int zd[4] = {16, 3, 2, 3};
+	float z[16 * 3 * 2 * 3], *v = NULL;
+	int vd[4];
+	sora_vae_gaussian(z, sizeof z / sizeof *z, 11);
+	cr_assert_eq(sora_vae_decode(&m, z, zd, &v, vd, &e), 0, "%s", e.msg);
+	const int64_t n = (int64_t)vd[0] * vd[1] * vd[2] * vd[3];
+	sora_st_tensor ref = {.data = v, .nbytes = (size_t)n * sizeof *v};
+	for (int chunk = 1; chunk <= 2; chunk++) {
+		collect c = {.v = calloc((size_t)n, sizeof *v), .T = vd[1]};
+		char what[64];
+		cr_assert_eq(sora_vae_decode_stream(&m, z, zd, chunk, on_frames, &c, &e), 0, "%s", e.msg);
+		cr_expect_eq(c.next, 9, "%d frames streamed", c.next);
+		cr_expect_eq(c.chunks, (3 + chunk - 1) / chunk);
+		snprintf(what, sizeof what, "stream (chunk %d) vs one shot", chunk);
+		expect_close(what, c.v, n, &ref);
+		free(c.v);
+	}
+	free(v);
 	sora_vae_free(&m);
 	sora_st_close(io);
 }
