@@ -320,6 +320,44 @@ fail:
 	return -1;
 }
 
+int sora_vae_init_random(sora_vae *m, const sora_vae_config *c, uint64_t seed, sora_err *e)
+{
+	sora_weight_list wl = {0};
+	memset(m, 0, sizeof *m);
+	m->cfg = *c;
+	CHECK(e, c->nblocks > 0 && c->nblocks <= SORA_VAE_MAX_BLOCKS, "bad block count %d", c->nblocks);
+	TRY(want_all(m, &wl, e));
+	CHECK_ALLOC(e, !wl.oom);
+	for (int i = 0; i < wl.n; i++) {
+		const sora_weight_spec *s = &wl.spec[i];
+		TRY(sora_tensor_alloc(s->dst, SORA_F32, s->ndim, s->shape, e));
+		float *d = s->dst->data;
+		const int64_t n = sora_tensor_numel(s->dst);
+		const int norm = strstr(s->name, "norm") != NULL, bias = strstr(s->name, ".bias") != NULL;
+		int64_t fan_in = 1;
+		for (int k = 1; k < s->ndim; k++)
+			fan_in *= s->shape[k];
+		if (norm) {
+			for (int64_t k = 0; k < n; k++)
+				d[k] = bias ? 0.0f : 1.0f;
+			continue;
+		}
+		/* uniform with the std of the header's normal: cheap for 246M values */
+		const double scale = sqrt(3.0) / sqrt((double)(bias ? s->shape[0] : fan_in)) / 2.0;
+		uint64_t st = seed * 0x9e3779b97f4a7c15ull + (uint64_t)i;
+		for (int64_t k = 0; k < n; k++) {
+			st = st * 6364136223846793005ull + 1442695040888963407ull;
+			d[k] = (float)(((double)(st >> 11) / 9007199254740992.0 * 2 - 1) * scale);
+		}
+	}
+	sora_weight_list_free(&wl);
+	return 0;
+fail:
+	sora_weight_list_free(&wl);
+	sora_vae_free(m);
+	return -1;
+}
+
 static void free_conv(sora_vae_conv *c)
 {
 	sora_tensor_free(&c->w);
@@ -452,27 +490,30 @@ fail:
 	return -1;
 }
 
-/* ResnetBlockCausal3D: *x ← shortcut(x) + conv2(SiLU(GN(conv1(SiLU(GN(x)))))). */
+/* ResnetBlockCausal3D: *x ← shortcut(x) + conv2(SiLU(GN(conv1(SiLU(GN(x)))))). Three clip-sized buffers at
+ * most: with a shortcut conv, x is only needed for it, so it is taken first and x is normalised in place. */
 static int resnet_step(const sora_vae *m, const sora_vae_resnet *r, act *x, sora_err *e)
 {
 	act h = {0}, h2 = {0}, y = {0}, s = {0};
 	const int G = m->cfg.norm_num_groups;
 	const int64_t S = (int64_t)x->T * x->H * x->W;
-	TRY(act_new(&h, x->C, x->T, x->H, x->W, e));
-	TRY(sora_cpu_group_norm(h.d, x->d, r->n1w.data, r->n1b.data, r->cin, G, S, GN_EPS, 1,
-				e));       /* h [cin, T, H, W] */
-	TRY(conv_fwd(&r->c1, &h, &h2, e)); /* h2 [cout, T, H, W] */
-	act_free(&h);
+	if (r->shortcut) {
+		TRY(conv_fwd(&r->sc, x, &s, e)); /* s [cout, T, H, W] */
+		TRY(sora_cpu_group_norm(x->d, x->d, r->n1w.data, r->n1b.data, r->cin, G, S, GN_EPS, 1, e));
+		TRY(conv_fwd(&r->c1, x, &h2, e)); /* h2 [cout, T, H, W] */
+		act_free(x);
+	} else {
+		TRY(act_new(&h, x->C, x->T, x->H, x->W, e));
+		TRY(sora_cpu_group_norm(h.d, x->d, r->n1w.data, r->n1b.data, r->cin, G, S, GN_EPS, 1,
+					e));       /* h [cin, T, H, W] */
+		TRY(conv_fwd(&r->c1, &h, &h2, e)); /* h2 [cout, T, H, W] */
+		act_free(&h);
+	}
 	TRY(sora_cpu_group_norm(h2.d, h2.d, r->n2w.data, r->n2b.data, r->cout, G, S, GN_EPS, 1, e)); /* h2 */
 	TRY(conv_fwd(&r->c2, &h2, &y, e)); /* y [cout, T, H, W] */
 	act_free(&h2);
-	if (r->shortcut) {
-		TRY(conv_fwd(&r->sc, x, &s, e)); /* s [cout, T, H, W] */
-		add_into(y.d, s.d, act_n(&y));
-		act_free(&s);
-	} else {
-		add_into(y.d, x->d, act_n(&y));
-	}
+	add_into(y.d, r->shortcut ? s.d : x->d, act_n(&y)); /* y [cout, T, H, W] */
+	act_free(&s);
 	act_move(x, &y);
 	return 0;
 fail:

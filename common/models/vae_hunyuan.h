@@ -88,6 +88,9 @@ int sora_vae_load(sora_vae *m, const char *weights_path, const char *config_path
 /* The same names and shapes check from the header alone (no tensor data is read); *params gets the
  * parameter count. */
 int sora_vae_check(const char *weights_path, const char *config_path, int64_t *params, sora_err *e);
+/* A model of the given config with seeded random weights (uniform, std 1/(2·√fan_in) for conv and
+ * linear weights, 1/(2·√C) for their biases; norms γ = 1, β = 0): for benchmarks and memory checks. */
+int sora_vae_init_random(sora_vae *m, const sora_vae_config *c, uint64_t seed, sora_err *e);
 void sora_vae_free(sora_vae *m);
 
 /* x [in_channels, T, H, W] → *moments [2·latent, t, h, w] (malloc'd; ldims = {2·latent, t, h, w}):

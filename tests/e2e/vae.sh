@@ -72,7 +72,7 @@ expect "encode 9 frames of a clip: exit 0" "$?" 0
 shape=$(python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["z"]["shape"])' "$T/clip.safetensors")
 expect "clip latent shape" "$shape" "[1, 16, 3, 6, 8]"
 sora-vae decode "${VAE[@]}" --in "$T/clip.safetensors" -o "$T/frame_%02d.png" -q
-expect "decode to a PNG pattern: 9 files" "$(ls "$T"/frame_*.png | wc -l)" 9
+expect "decode to a PNG pattern: 9 files" "$(find "$T" -name 'frame_*.png' | wc -l)" 9
 
 # The rules, named.
 sora-vae encode "${VAE[@]}" -o "$T/x.safetensors" "$T/clip.mp4" 2>"$T/err"
