@@ -292,12 +292,15 @@ typedef struct header {
 	size_t len, cap;
 	int64_t offset, count, params;
 	const char *bad; /* this 1-D tensor [n] gets the shape [4, n/4]: same bytes, wrong shape */
+	const char *old_name, *new_name; /* a renamed tensor */
 } header;
 
 static void add(header *h, const char *name, int ndim, const int64_t *shape)
 {
 	int64_t n = 1, bad[2];
 	char dims[128] = "";
+	if (h->old_name && !strcmp(name, h->old_name))
+		name = h->new_name;
 	if (h->bad && !strcmp(name, h->bad) && ndim == 1) {
 		bad[0] = 4, bad[1] = shape[0] / 4;
 		ndim = 2, shape = bad;
@@ -374,10 +377,12 @@ static void mid(header *h, const char *side)
 	}
 }
 
-/* Writes the released header (bad_name, when given, misshapen) and a hole for the data. */
-static int64_t write_released(const char *path, const char *bad_name)
+/* Writes the released header (bad_name, when given, misshapen; old_name, when given, renamed to new_name)
+ * and a hole for the data. */
+static int64_t write_released(const char *path, const char *bad_name, const char *old_name,
+			      const char *new_name)
 {
-	header h = {.bad = bad_name};
+	header h = {.bad = bad_name, .old_name = old_name, .new_name = new_name};
 	char n[200];
 	static const int enc_in[] = {128, 128, 256, 512}, enc_out[] = {128, 256, 512, 512};
 	static const int dec_in[] = {512, 512, 512, 256}, dec_out[] = {512, 512, 256, 128};
@@ -439,7 +444,7 @@ Test(vae, released_header_sparse)
 	struct stat sb;
 	cr_assert(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/hunyuan_vae.safetensors", dir);
-	int64_t listed = write_released(path, NULL);
+	int64_t listed = write_released(path, NULL, NULL, NULL);
 	cr_assert_eq(listed, 246478803);
 	cr_assert_eq(stat(path, &sb), 0);
 	cr_log_info("sparse file: %lld bytes, %lld allocated", (long long)sb.st_size,
@@ -456,18 +461,27 @@ Test(vae, released_header_sparse)
 	rmdir(dir);
 }
 
-Test(vae, released_header_wrong_shape)
+Test(vae, released_header_wrong_shape_or_name)
 {
 	char dir[] = "/tmp/sora-vae-XXXXXX", path[256];
 	sora_err e = {0};
 	int64_t params = 0;
 	cr_assert(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/hunyuan_vae.safetensors", dir);
-	write_released(path, "decoder.mid_block.attentions.0.to_k.bias");
+	write_released(path, "decoder.mid_block.attentions.0.to_k.bias", NULL, NULL);
 	int rc = sora_vae_check(path, NULL, &params, &e);
 	cr_expect_eq(rc, -1);
 	cr_log_info("%s", e.msg);
-	cr_expect(strstr(e.msg, "decoder.mid_block.attentions.0.to_k.bias"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "1 problem") && strstr(e.msg, "decoder.mid_block.attentions.0.to_k.bias"),
+		  "%s", e.msg);
+	/* a renamed tensor: both the missing and the unexpected name are reported */
+	write_released(path, NULL, "encoder.mid_block.attentions.0.to_out.0.weight",
+		       "encoder.mid_block.attentions.0.proj_out.weight");
+	cr_expect_eq(sora_vae_check(path, NULL, &params, &e), -1);
+	cr_log_info("%s", e.msg);
+	cr_expect(strstr(e.msg, "missing 'encoder.mid_block.attentions.0.to_out.0.weight'") &&
+		      strstr(e.msg, "unexpected 'encoder.mid_block.attentions.0.proj_out.weight'"),
+		  "%s", e.msg);
 	unlink(path);
 	rmdir(dir);
 }
