@@ -19,8 +19,10 @@ ROUNDS=${ROUNDS:-2}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 # OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on AMD Zen 4 although the CPU has AVX-512, where
 # oneDNN uses AVX-512: name the core so that both sides use the CPU's widest vectors.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
-	export OPENBLAS_CORETYPE=SkylakeX
+# (An OPENBLAS_CORETYPE already set is replaced; VAE_BENCH_CORETYPE chooses another.)
+if grep -qw avx512f /proc/cpuinfo; then
+	echo "OPENBLAS_CORETYPE=${VAE_BENCH_CORETYPE:-SkylakeX} (was ${OPENBLAS_CORETYPE:-unset})" >&2
+	export OPENBLAS_CORETYPE=${VAE_BENCH_CORETYPE:-SkylakeX}
 fi
 PY=${PYTHON:-/usr/bin/python3} # Debian's python3-torch lives in the system Python
 T=$(mktemp -d /tmp/sora-bench.XXXXXX)
