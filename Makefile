@@ -34,7 +34,7 @@ CXXFLAGS ?= -O2 -g
 override CXXFLAGS += -std=c++17 -Icommon -Wall -Wextra -Werror -Wno-unused-parameter -pthread -MMD -MP $(PKG_CFLAGS) $(SAN)
 # --as-needed: a program links only the libraries its objects use.
 override LDFLAGS += -pthread -fopenmp -Wl,--as-needed $(SAN)
-LDLIBS := $(PKG_LIBS) -lsentencepiece -lcsv -lstdc++ -lm
+LDLIBS := $(PKG_LIBS) -lsentencepiece_train -lsentencepiece -lcsv -lstdc++ -lm
 
 LIB := $(O)/libsora.a
 LIB_SRC := $(shell find common -name '*.c' | sort)

@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="
-build-essential pkg-config git time python3 bc
+build-essential pkg-config git time python3 python3-lmdb bc
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavfilter-dev ffmpeg
 libopencv-dev liblmdb-dev libcsv-dev libcjson-dev libopenblas-dev
 libsentencepiece-dev libutf8proc-dev libcurl4-openssl-dev

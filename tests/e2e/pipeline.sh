@@ -23,4 +23,44 @@ PY
 )
 expect "cut clips: brightness of the written file matches the source range" "$got" True
 
+# configs/pipeline.mk: two input shards through every stage; a re-run redoes only what is missing.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$T/videos"
+cp "$T/two_shots.mp4" "$T/videos/a.mp4"
+ff -f lavfi -i testsrc=s=160x90:r=25:d=2 -c:v libx264 "$T/videos/b.mp4"
+PIPE=(make --no-print-directory -s -f "$ROOT/configs/pipeline.mk" BIN="$SORA_BIN" VIDEOS="$T/videos" OUT="$T/out"
+	SHARDS=2 THREADS=1 SPLIT_ARGS="--min-sec 1" FILTER="'num_frames >= 25'")
+"${PIPE[@]}" -j2 kept >/dev/null 2>"$T/mk.err"
+expect "pipeline.mk: one file per shard and stage" "$(cd "$T/out" && ls meta clips scored kept | tr '\n' ' ')" \
+	"clips: 0.csv 1.csv  kept: 0.csv 1.csv  meta: 0.csv 1.csv  scored: 0.csv 1.csv "
+expect "pipeline.mk: the shards split the videos" "$(cat "$T"/out/meta/*.csv | grep -c '\.mp4')" 2
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "id") c = i; print "id,text"; next }
+	FNR > 1 { print $c ",a test pattern " $c }' "$T"/out/kept/0.csv "$T"/out/kept/1.csv >"$T/captions.csv"
+PIPE+=(CAPTION_ARGS="--from $T/captions.csv" ENCODE=0)
+"${PIPE[@]}" -j2 >/dev/null 2>>"$T/mk.err"
+expect "pipeline.mk: every kept clip captioned" \
+	"$(cat "$T"/out/captioned/*.csv | grep -c ',a test pattern ')" "$(($(wc -l <"$T/captions.csv") - 1))"
+"${PIPE[@]}" -q
+expect "pipeline.mk: up to date after a run (make -q)" $? 0
+touch "$T/mark"
+sleep 1
+rm "$T/out/scored/1.csv"
+"${PIPE[@]}" -j2 >/dev/null 2>>"$T/mk.err"
+expect "pipeline.mk: a missing file redoes its shard's later stages only" \
+	"$(cd "$T/out" && find meta clips scored kept captioned -name '*.csv' -newer "$T/mark" | sort | tr '\n' ' ')" \
+	"captioned/1.csv kept/1.csv scored/1.csv "
+err=$("${PIPE[@]}" SHARDS=3 2>&1)
+expect "pipeline.mk: another SHARDS on the same OUT is refused" "$(grep -c 'made with SHARDS=2' <<<"$err")" 1
+[ -s "$T/mk.err" ] && fail "pipeline.mk: quiet runs" "$(head -5 "$T/mk.err")"
+
+if [ -x "$SORA_BIN/sora-encode" ]; then
+	sora-mkmodel -q --kind t5 --config "$ROOT/configs/tiny/t5.json" --out "$T/t5"
+	sora-mkmodel -q --kind clip-text --config "$ROOT/configs/tiny/clip_text.json" --out "$T/clip"
+	"${PIPE[@]}" -j2 ENCODE=1 T5="$T/t5" CLIP="$T/clip" >/dev/null
+	expect "pipeline.mk: encode makes one dataset per shard" \
+		"$(ls "$T"/out/encoded/*/index.json "$T"/out/encoded/*.done | wc -l)" 4
+else
+	skip "pipeline.mk encode stage" "no sora-encode in $SORA_BIN"
+fi
+
 exit $((FAILS > 0))
