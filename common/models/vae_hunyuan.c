@@ -300,7 +300,7 @@ int sora_vae_check(const char *weights_path, const char *config_path, int64_t *p
 	sora_weight_list wl = {0};
 	sora_vae m;
 	TRY(prepare(&m, &st, &wl, weights_path, config_path, e));
-	TRY(sora_weights_check_list(st, &wl, NULL, NULL, e));
+	TRY(sora_weights_map_list(st, &wl, NULL, NULL, e));
 	*params = 0;
 	for (int i = 0; i < wl.n; i++) {
 		int64_t n = 1;

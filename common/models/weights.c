@@ -86,14 +86,6 @@ static int check(const sora_safetensors *st, const sora_weight_spec *spec, int n
 {
 	problems p = {0};
 	const char *file = sora_st_count(st) ? sora_st_get(st, 0)->file : "the checkpoint";
-
-int sora_weights_check(const sora_safetensors *st, const sora_weight_spec *spec, int n,
-		       const char *const *ignore, char **report, sora_err *e)
-{
-	problems p = {0};
-	const char *file = sora_st_count(st) ? sora_st_get(st, 0)->file : "the checkpoint";
-	if (report)
-		*report = NULL;
 	for (int i = 0; i < n; i++) {
 		const sora_st_tensor *t = sora_st_find(st, spec[i].name);
 		char want[96], got[96];
@@ -154,32 +146,15 @@ int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, 
 	TRY(check(st, spec, n, ignore, &p, e));
 	for (; done < n; done++)
 		TRY(convert(sora_st_find(st, spec[done].name), &spec[done], compute, e));
-
 	free(p.text);
-	return 0;
-fail:
-	if (report)
-		*report = p.text;
-	else
-		free(p.text);
-	return -1;
-}
-
-int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
-		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e)
-{
-	int done = 0;
-	if (report)
-		*report = NULL;
-	CHECK(e, compute == SORA_F32 || compute == SORA_BF16 || compute == SORA_F16,
-	      "compute dtype %s is not a float type", sora_dtype_name(compute));
-	TRY(sora_weights_check(st, spec, n, ignore, report, e));
-	for (; done < n; done++)
-		TRY(convert(sora_st_find(st, spec[done].name), &spec[done], compute, e));
 	return 0;
 fail:
 	for (int i = 0; i < done; i++)
 		sora_tensor_free(spec[i].dst);
+	if (report)
+		*report = p.text;
+	else
+		free(p.text);
 	return -1;
 }
 
@@ -248,15 +223,6 @@ fail:
 	else
 		free(p.text);
 	return -1;
-
-int sora_weights_check_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
-			    char **report, sora_err *e)
-{
-	if (report)
-		*report = NULL;
-	if (l->oom)
-		return SORA_FAIL(e, "out of memory listing the model's tensors");
-	return sora_weights_check(st, l->spec, l->n, ignore, report, e);
 }
 
 void sora_weight_list_free(sora_weight_list *l)

@@ -29,10 +29,6 @@ typedef struct sora_weight_spec {
 int sora_weights_load(const sora_safetensors *st, const sora_weight_spec *spec, int n,
 		      const char *const *ignore, sora_dtype compute, char **report, sora_err *e);
 
-/* The same names and shapes check without touching any tensor data (a header-only validation). */
-int sora_weights_check(const sora_safetensors *st, const sora_weight_spec *spec, int n,
-		       const char *const *ignore, char **report, sora_err *e);
-
 /* The expected tensors of a model, added one by one with printf-formatted names ("...layers.%d.mlp...").
  * An allocation failure is remembered and reported by sora_weights_load_list. */
 typedef struct sora_weight_list {
@@ -49,9 +45,6 @@ int sora_weights_load_list(const sora_safetensors *st, const sora_weight_list *l
  * mapping, in the stored dtype, valid while st stays open. For checkpoints too large to convert whole. */
 int sora_weights_map_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
 			  char **report, sora_err *e);
-
-int sora_weights_check_list(const sora_safetensors *st, const sora_weight_list *l, const char *const *ignore,
-			    char **report, sora_err *e);
 void sora_weight_list_free(sora_weight_list *l);
 
 /* A published model folder: DIR/config.json and DIR/model.safetensors.index.json when the checkpoint
