@@ -268,6 +268,10 @@ int sora_sample_job_run(const sora_sample_job_args *a, const sora_sample_opts *o
 	j.have_text = 1;
 	TRY(sora_mmdit_load(&j.dit, a->model, a->model_config, e));
 	j.have_dit = 1;
+	CHECK(e, j.dit.cfg.cond_embed,
+	      "%s: no cond_in (a FLUX-layout checkpoint): Open-Sora's video sampler needs an Open-Sora 2.0 "
+	      "MMDiT",
+	      a->model);
 	CHECK(e, j.dit.cfg.in_channels == j.plan.features,
 	      "%s: the MMDiT takes %d features per token, the sampler packs %d (16 latent channels × 2 × 2)",
 	      a->model, j.dit.cfg.in_channels, j.plan.features);

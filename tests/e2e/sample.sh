@@ -42,7 +42,7 @@ print("# %s: %d tensors, worst rel err %.3g" % (pre, seen, worst), file=sys.stde
 PY
 }
 
-# 1. Replay: denoise3 (3 steps, i2v_head) from its stored inputs.
+# Replay: denoise3 (3 steps, i2v_head) from its stored inputs.
 sora-sample -q --replay "$V/flow_io.safetensors" --prefix denoise3. "${DIT[@]}" --cond-type i2v_head \
 	--out "$T/d3.safetensors"
 expect "replay denoise3: exit 0" "$?" 0
@@ -76,3 +76,68 @@ out=$(sora-sample -q --replay "$V/flow_io.safetensors" --prefix nothere. "${DIT[
 expect "replay: a missing input tensor is named" "$(echo "$out" | grep -c 'nothere.noise missing')" 1
 out=$(sora-sample -q --replay "$V/flow_io.safetensors" --prefix denoise3. --model "$V/mmdit_tiny.safetensors" --out "$T/x.safetensors" 2>&1)
 expect "replay: a model config that does not fit the weights is named" "$(echo "$out" | grep -c 'axes_dim')" 1
+
+# Whole runs: the fixture MMDiT (txt 48, vec 32) and VAE, a T5 with d_model 48 and a CLIP text tower of
+# width 32 from sora-mkmodel (their own tokenizers); 64×64 (--height/--width: the tables start at 256px).
+sed 's/"d_model": 32/"d_model": 48/' "$CFG/t5.json" >"$T/t5.json"
+sora-mkmodel -q --kind t5 --config "$T/t5.json" --out "$T/t5" || fail "make the tiny T5"
+sora-mkmodel -q --kind clip-text --config "$CFG/clip_text.json" --out "$T/clip" || fail "make the tiny CLIP"
+RUN=("${DIT[@]}" --vae "$V/vae_tiny.safetensors" --vae-config "$V/vae_tiny_config.json" --t5 "$T/t5" --clip "$T/clip"
+	--height 64 --width 64 --num-steps 2 -q)
+probe() { ffprobe -v error -count_frames -show_entries stream=codec_name,width,height,nb_read_frames,r_frame_rate -of csv=p=0 "$1"; }
+
+sora-sample "${RUN[@]}" --prompt "a red fox runs in the snow" --num-frames 9 --seed 7 --save-dir "$T/a"
+expect "t2v: exit 0" "$?" 0
+expect "t2v: H.264, 64x64, 24 fps, 9 frames" "$(probe "$T/a/video_None/prompt_0000.mp4")" "h264,64,64,24/1,9"
+expect "t2v: the prompt beside it" "$(cat "$T/a/video_None/prompt_0000.txt")" "a red fox runs in the snow. 24 FPS. 4 motion score."
+sora-sample "${RUN[@]}" --prompt "a red fox runs in the snow" --num-frames 9 --seed 7 --save-dir "$T/b"
+expect "same seed: identical bytes" "$(cmp "$T/a/video_None/prompt_0000.mp4" "$T/b/video_None/prompt_0000.mp4" && echo same)" same
+sora-sample "${RUN[@]}" --prompt "a red fox runs in the snow" --num-frames 9 --seed 8 --save-dir "$T/c"
+expect "another seed: another video" \
+	"$(cmp -s "$T/a/video_None/prompt_0000.mp4" "$T/c/video_None/prompt_0000.mp4" || echo differ)" differ
+
+sora-sample "${RUN[@]}" --prompt "waves" --num-frames 5 --fps-save 12 --motion-score 7 --save-dir "$T/d"
+expect "--fps-save 12: 12 fps, 5 frames" "$(probe "$T/d/video_None/prompt_0000.mp4")" "h264,64,64,12/1,5"
+expect "--fps-save and --motion-score in the prompt" "$(cat "$T/d/video_None/prompt_0000.txt")" "waves. 12 FPS. 7 motion score."
+
+sora-sample "${RUN[@]}" --prompt "a cat" --num-frames 1 --width 96 --save-dir "$T/e"
+expect "one frame: a 96x64 PNG" \
+	"$(ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 "$T/e/image_None/prompt_0000.png")" "png,96,64"
+
+printf 'text,name\n"a dog, running",dog\nrain on a window,\n' >"$T/p.csv"
+sora-sample "${RUN[@]}" --csv "$T/p.csv" --num-frames 5 --num-sample 2 --save-dir "$T/f"
+expect "--csv, --num-sample 2: names, fallback name, _k suffix" "$(cd "$T/f/video_None" && ls *.mp4 | tr '\n' ' ')" \
+	"dog.mp4 dog_1.mp4 p_0001.mp4 p_0001_1.mp4 "
+expect "--num-sample: seed + k gives another video" "$(cmp -s "$T/f/video_None/dog.mp4" "$T/f/video_None/dog_1.mp4" || echo differ)" differ
+
+sora-sample "${RUN[@]}" --prompt "a fox" --num-frames 9 --seed 7 --cond-type i2v_head --ref "$V/e2e_ref_80x100.png" --save-dir "$T/g"
+expect "i2v_head with an image: 9 frames" "$(probe "$T/g/video_None/prompt_0000.mp4")" "h264,64,64,24/1,9"
+ff -i "$T/g/video_None/prompt_0000.mp4" -t 1 "$T/ref.mp4"
+sora-sample "${RUN[@]}" --prompt "a fox" --num-frames 5 --cond-type i2v_tail --ref "$T/ref.mp4" --save-dir "$T/h"
+expect "i2v_tail with a video: 5 frames" "$(probe "$T/h/video_None/prompt_0000.mp4")" "h264,64,64,24/1,5"
+
+# Bad input: one clear error each, exit status 1 (usage: 2).
+bad() { # bad NAME WANTED_STATUS GREP ARGS...
+	local name=$1 st=$2 pat=$3
+	shift 3
+	out=$(sora-sample "${RUN[@]}" --prompt "x" --save-dir "$T/bad" "$@" 2>&1)
+	local rc=$?
+	expect "$name: exit $st" "$rc" "$st"
+	expect "$name: one line naming it" "$(echo "$out" | grep -c "$pat")/$(echo "$out" | wc -l)" "1/1"
+}
+echo "not an image" >"$T/notes.txt"
+bad "reference not an image" 1 "notes.txt: not an image" --cond-type i2v_head --ref "$T/notes.txt" --num-frames 5
+cp "$T/notes.txt" "$T/fake.png"
+bad "reference .png that is no image" 1 "fake.png is not a readable image" --cond-type i2v_head --ref "$T/fake.png" --num-frames 5
+bad "i2v without a reference" 1 "needs a reference" --cond-type i2v_head --num-frames 5
+bad "frames not 4k+1" 2 "num-frames 8: must be 4k+1" --num-frames 8
+out=$(sora-sample "${DIT[@]}" --vae "$V/vae_tiny.safetensors" --t5 "$T/t5" --clip "$T/clip" --prompt x --aspect-ratio 5:7 2>&1)
+expect "unknown aspect ratio: exit 2" "$?" 2
+expect "unknown aspect ratio: named" "$(echo "$out" | grep -c '5:7')" 1
+echo '{"axes_dim": [8, 12, 12], "fused_qkv": false}' >"$T/flux.json"
+out=$(sora-sample "${RUN[@]}" --model "$V/mmdit_tiny_flux.safetensors" --model-config "$T/flux.json" --prompt x --num-frames 5 2>&1)
+expect "checkpoint of the other layout than the config says: exit 1" "$?" 1
+expect "checkpoint of the other layout: named" "$(echo "$out" | grep -c 'fused_qkv')" 1
+bad "unknown condition type" 2 "i2v_middle" --cond-type i2v_middle --num-frames 5
+
+[ "$FAILS" -eq 0 ]
