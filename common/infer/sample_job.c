@@ -275,6 +275,12 @@ int sora_sample_job_run(const sora_sample_job_args *a, const sora_sample_opts *o
 	CHECK(e, j.dit.cfg.in_channels == j.plan.features,
 	      "%s: the MMDiT takes %d features per token, the sampler packs %d (16 latent channels × 2 × 2)",
 	      a->model, j.dit.cfg.in_channels, j.plan.features);
+	CHECK(e, sora_sample_text_dim(&j.text) == j.dit.cfg.context_in_dim,
+	      "T5 %s gives %d-wide states, the MMDiT %s takes %d", a->t5, sora_sample_text_dim(&j.text),
+	      a->model, j.dit.cfg.context_in_dim);
+	CHECK(e, sora_sample_vec_dim(&j.text) == j.dit.cfg.vec_in_dim,
+	      "CLIP %s gives %d-wide pooled vectors, the MMDiT %s takes %d", a->clip,
+	      sora_sample_vec_dim(&j.text), a->model, j.dit.cfg.vec_in_dim);
 	TRY(sora_vae_load(&j.vae, a->vae, a->vae_config, e));
 	j.have_vae = 1;
 	CHECK(e, j.vae.cfg.latent_channels == j.plan.latent_c, "%s: %d latent channels, the sampler needs %d",

@@ -139,5 +139,15 @@ out=$(sora-sample "${RUN[@]}" --model "$V/mmdit_tiny_flux.safetensors" --model-c
 expect "checkpoint of the other layout than the config says: exit 1" "$?" 1
 expect "checkpoint of the other layout: named" "$(echo "$out" | grep -c 'fused_qkv')" 1
 bad "unknown condition type" 2 "i2v_middle" --cond-type i2v_middle --num-frames 5
+printf 'prompt\nx\n' >"$T/nocol.csv"
+out=$(sora-sample "${RUN[@]}" --csv "$T/nocol.csv" --save-dir "$T/bad" 2>&1)
+expect "CSV without a text column: exit 1, named" "$?/$(echo "$out" | grep -c 'no column named text')" "1/1"
+out=$(sora-sample "${RUN[@]}" --prompt x --t5 "$T/nowhere" --save-dir "$T/bad" 2>&1)
+expect "missing T5 folder: exit 1, named" "$?/$(echo "$out" | grep -c "T5 $T/nowhere")" "1/1"
+out=$(sora-sample "${RUN[@]}" --prompt x --t5 "$T/clip" --clip "$T/t5" --save-dir "$T/bad" 2>&1)
+expect "T5 and CLIP folders swapped: exit 1" "$?" 1
+sora-mkmodel -q --kind t5 --config "$CFG/t5.json" --out "$T/t5_32"
+out=$(sora-sample "${RUN[@]}" --prompt x --t5 "$T/t5_32" --save-dir "$T/bad" 2>&1)
+expect "T5 of another width than the MMDiT's text input: exit 1, named" "$?/$(echo "$out" | grep -c '32-wide states, the MMDiT .* takes 48')" "1/1"
 
 [ "$FAILS" -eq 0 ]
