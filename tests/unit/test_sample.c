@@ -1,8 +1,9 @@
 /* sora-sample's library glue against the official end-to-end image-to-video run (e2e_i2v_io.safetensors):
  * the reference read as read_from_path(..., "resize_crop") reads it, its sampled VAE latent (torch's
  * global generator seeded 31337), the loop through the real tiny MMDiT on the stored text embeddings, and
- * the VAE decode, each within the fixture README's bounds; the reference's uint8 rounding. Fixtures from
- * $SORA_FIXTURES (default ../shared/fixtures); skipped, saying so, when absent. */
+ * the VAE decode, each within the fixture README's bounds; text widths that do not fit the MMDiT; the
+ * reference's uint8 rounding. Fixtures from $SORA_FIXTURES (default ../shared/fixtures); skipped, saying
+ * so, when absent. */
 #include "flow/sampler.h"
 #include "flow/torch_rng.h"
 #include "infer/sample_model.h"
@@ -123,6 +124,10 @@ Test(sample, e2e_i2v_real_models)
 	o.cond = SORA_COND_I2V_HEAD;
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_sample_noise(&p, 1, sora_sample_seed(42, 0), noise, &e), 0, "%s", e.msg);
+	cr_expect_eq(sora_sample_model_init(&s, &dit, 3, LT, txt, 32, y, DV, 3, 4, 4, &e), -1);
+	cr_expect(strstr(e.msg, "32 wide, the MMDiT takes 48"), "%s", e.msg);
+	cr_expect_eq(sora_sample_model_init(&s, &dit, 3, LT, txt, DT, y, 48, 3, 4, 4, &e), -1);
+	cr_expect(strstr(e.msg, "48 wide, the MMDiT takes 32"), "%s", e.msg);
 	cr_assert_eq(sora_sample_model_init(&s, &dit, 3, LT, txt, DT, y, DV, 3, 4, 4, &e), 0, "%s", e.msg);
 	s.quiet = 1;
 	const sora_cond_ref cr = {ref, NULL, 1, 0};
