@@ -12,9 +12,11 @@
 #include "sample_save.h"
 #include "sample_text.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int sora_sample_job_opts(const sora_sample_job_args *a, sora_sample_opts *o, sora_err *e)
 {
@@ -48,9 +50,12 @@ fail:
 	return -1;
 }
 
-/* One prompt of the run: its own text, reference, output name and negative prompt. */
+/* One prompt of the run: its own text, reference, output name and negative prompt; then the inference
+ * prompt and the encoded batch [prompt; neg; neg]. */
 typedef struct row {
 	char *text, *ref, *name, *neg;
+	char *prompt;
+	float *txt, *y_vec; /* [3, 512, T5 width], [3, CLIP width] */
 } row;
 
 static void rows_free(row *r, int n)
@@ -60,6 +65,9 @@ static void rows_free(row *r, int n)
 		free(r[i].ref);
 		free(r[i].name);
 		free(r[i].neg);
+		free(r[i].prompt);
+		free(r[i].txt);
+		free(r[i].y_vec);
 	}
 	free(r);
 }
@@ -132,8 +140,9 @@ typedef struct job {
 	sora_mmdit dit;
 	sora_vae vae;
 	int have_text, have_dit, have_vae, quiet;
+	int txt_dim, vec_dim;  /* of the text encoders */
 	sora_torch_rng global; /* torch's global generator: the reference posterior draws */
-	float *txt, *y_vec, *noise, *latent, *pixels, *head, *tail;
+	float *noise, *latent, *pixels, *head, *tail;
 } job;
 
 /* The reference latents of one row for the condition (i2v_head: head, i2v_tail: tail, i2v_loop: both,
@@ -143,8 +152,6 @@ static int encode_ref(job *j, const char *ref, sora_cond_ref *cr, sora_err *e)
 	const sora_sample_plan *p = &j->plan;
 	const sora_cond_type c = p->cond;
 	memset(cr, 0, sizeof *cr);
-	CHECK(e, ref, "--cond-type %s needs a reference: --ref IMAGE|VIDEO or a ref column",
-	      sora_cond_type_name(c));
 	if (c == SORA_COND_I2V_HEAD || c == SORA_COND_I2V_LOOP) {
 		TRY(sora_sample_ref_pixels(ref, p->height, p->width, 0, j->pixels, e));
 		TRY(sora_sample_ref_latent(&j->vae, j->pixels, p->height, p->width, &j->global, j->head, e));
@@ -161,8 +168,8 @@ fail:
 }
 
 /* Sample k of one row: noise, the loop, the decode, the files. */
-static int one_sample(job *j, const row *r, int index, int k, const char *prompt, const sora_cond_ref *cr,
-		      const char *fallback, sora_err *e)
+static int one_sample(job *j, const row *r, int index, int k, const sora_cond_ref *cr, const char *fallback,
+		      sora_err *e)
 {
 	const sora_sample_plan *p = &j->plan;
 	sora_sample_model s = {0};
@@ -171,9 +178,9 @@ static int one_sample(job *j, const row *r, int index, int k, const char *prompt
 	char base[4096], path[4200];
 	const uint64_t seed = sora_sample_seed((uint64_t)j->a->seed, k);
 	TRY(sora_sample_noise(p, 1, seed, j->noise, e));
-	TRY(sora_sample_model_init(&s, &j->dit, 3, SORA_T5_MAX_LENGTH, j->txt, sora_sample_text_dim(&j->text),
-				   j->y_vec, sora_sample_vec_dim(&j->text), p->latent_t,
-				   p->latent_h / p->patch, p->latent_w / p->patch, e));
+	TRY(sora_sample_model_init(&s, &j->dit, 3, SORA_T5_MAX_LENGTH, r->txt, j->txt_dim, r->y_vec,
+				   j->vec_dim, p->latent_t, p->latent_h / p->patch, p->latent_w / p->patch,
+				   e));
 	s.num_steps = p->num_steps;
 	s.quiet = j->quiet;
 	const double t0 = sora_now();
@@ -193,7 +200,7 @@ static int one_sample(job *j, const row *r, int index, int k, const char *prompt
 			memmove(video + (size_t)c * p->num_frames * vd[2] * vd[3],
 				video + (size_t)c * vd[1] * vd[2] * vd[3],
 				(size_t)p->num_frames * vd[2] * vd[3] * sizeof *video);
-	TRY(sora_sample_save(base, video, p->num_frames, p->height, p->width, j->a->fps_save, prompt, path,
+	TRY(sora_sample_save(base, video, p->num_frames, p->height, p->width, j->a->fps_save, r->prompt, path,
 			     sizeof path, e));
 	if (!j->quiet)
 		fprintf(stderr, "%s: %s (seed %llu, %d steps, %.1f s)\n", sora_log_prog(), path,
@@ -211,9 +218,6 @@ static int alloc_buffers(job *j, sora_err *e)
 {
 	const sora_sample_plan *p = &j->plan;
 	const int64_t lat = sora_sample_latent_size(p), ref = lat / p->latent_t;
-	CHECK_ALLOC(e, j->txt = malloc((size_t)3 * SORA_T5_MAX_LENGTH * sora_sample_text_dim(&j->text) *
-				       sizeof *j->txt));
-	CHECK_ALLOC(e, j->y_vec = malloc((size_t)3 * sora_sample_vec_dim(&j->text) * sizeof *j->y_vec));
 	CHECK_ALLOC(e, j->noise = malloc((size_t)lat * sizeof *j->noise));
 	CHECK_ALLOC(e, j->latent = malloc((size_t)lat * sizeof *j->latent));
 	CHECK_ALLOC(e, j->pixels = malloc((size_t)3 * p->height * p->width * sizeof *j->pixels));
@@ -232,8 +236,6 @@ static void job_free(job *j)
 		sora_mmdit_free(&j->dit);
 	if (j->have_vae)
 		sora_vae_free(&j->vae);
-	free(j->txt);
-	free(j->y_vec);
 	free(j->noise);
 	free(j->latent);
 	free(j->pixels);
@@ -255,59 +257,111 @@ static void fallback_name(const sora_sample_job_args *a, char *buf, size_t n)
 		*dot = '\0';
 }
 
+/* Every row's inference prompt and text batch, then the encoders freed: T5 and CLIP are not held while
+ * the MMDiT runs (T5-XXL in f32 is 19 GB; each row keeps 3 × 512 × 4096 floats, 25 MB). */
+static int encode_texts(job *j, row *rows, int n, sora_err *e)
+{
+	const sora_sample_job_args *a = j->a;
+	TRY(sora_sample_text_load(&j->text, a->t5, a->clip, e));
+	j->have_text = 1;
+	j->txt_dim = sora_sample_text_dim(&j->text);
+	j->vec_dim = sora_sample_vec_dim(&j->text);
+	const sora_mmdit_config *c = &j->dit.cfg;
+	CHECK(e, j->txt_dim == c->context_in_dim, "T5 %s gives %d-wide states, the MMDiT %s takes %d", a->t5,
+	      j->txt_dim, a->model, c->context_in_dim);
+	CHECK(e, j->vec_dim == c->vec_in_dim, "CLIP %s gives %d-wide pooled vectors, the MMDiT %s takes %d",
+	      a->clip, j->vec_dim, a->model, c->vec_in_dim);
+	for (int i = 0; i < n; i++) {
+		row *r = &rows[i];
+		TRY(!(r->prompt = sora_sample_prompt(r->text, a->fps_save, a->motion_score, e)) ? -1 : 0);
+		const char *neg = r->neg ? r->neg : a->neg;
+		const char *texts[3] = {r->prompt, neg, neg};
+		CHECK_ALLOC(e, r->txt = malloc((size_t)3 * SORA_T5_MAX_LENGTH * j->txt_dim * sizeof *r->txt));
+		CHECK_ALLOC(e, r->y_vec = malloc((size_t)3 * j->vec_dim * sizeof *r->y_vec));
+		if (sora_sample_text_encode(&j->text, texts, 3, r->txt, r->y_vec, e) < 0) {
+			sora_err_prefix(e, "prompt %d: ", i);
+			goto fail;
+		}
+	}
+	sora_sample_text_free(&j->text);
+	j->have_text = 0;
+	return 0;
+fail:
+	return -1;
+}
+
+/* Every row of an i2v run has a readable reference, checked before any model runs. */
+static int check_refs(const job *j, const row *rows, int n, sora_err *e)
+{
+	for (int i = 0; j->plan.cond != SORA_COND_T2V && i < n; i++) {
+		const char *ref = rows[i].ref ? rows[i].ref : j->a->ref;
+		CHECK(e, ref,
+		      "prompt %d: --cond-type %s needs a reference: --ref IMAGE|VIDEO or a ref column", i,
+		      sora_cond_type_name(j->plan.cond));
+		CHECK(e, access(ref, R_OK) == 0, "prompt %d: reference %s: %s", i, ref, strerror(errno));
+	}
+	return 0;
+fail:
+	return -1;
+}
+
+/* The MMDiT (memory-mapped: nothing is read yet) and the VAE, checked against the sampler's latent, first,
+ * so that a wrong path fails before the text encoders run. */
+static int load_models(job *j, sora_err *e)
+{
+	const sora_sample_job_args *a = j->a;
+	TRY(sora_mmdit_load(&j->dit, a->model, a->model_config, e));
+	j->have_dit = 1;
+	const sora_mmdit_config *c = &j->dit.cfg;
+	CHECK(e, c->cond_embed,
+	      "%s: no cond_in (a FLUX-layout checkpoint): Open-Sora's video sampler needs an Open-Sora 2.0 "
+	      "MMDiT",
+	      a->model);
+	CHECK(e, c->in_channels == j->plan.features,
+	      "%s: the MMDiT takes %d features per token, the sampler packs %d (16 latent channels × 2 × 2)",
+	      a->model, c->in_channels, j->plan.features);
+	TRY(sora_vae_load(&j->vae, a->vae, a->vae_config, e));
+	j->have_vae = 1;
+	CHECK(e, j->vae.cfg.latent_channels == j->plan.latent_c,
+	      "%s: %d latent channels, the sampler needs %d", a->vae, j->vae.cfg.latent_channels,
+	      j->plan.latent_c);
+	return 0;
+fail:
+	return -1;
+}
+
 int sora_sample_job_run(const sora_sample_job_args *a, const sora_sample_opts *o, int quiet, sora_err *e)
 {
 	job j = {.a = a, .quiet = quiet};
 	row *rows = NULL;
 	int n = 0, rc = -1;
-	char *prompt = NULL, fallback[256];
+	char fallback[256];
 	fallback_name(a, fallback, sizeof fallback);
 	TRY(sora_sample_plan_init(&j.plan, o, e));
 	TRY(read_rows(a, &rows, &n, e));
-	TRY(sora_sample_text_load(&j.text, a->t5, a->clip, e));
-	j.have_text = 1;
-	TRY(sora_mmdit_load(&j.dit, a->model, a->model_config, e));
-	j.have_dit = 1;
-	CHECK(e, j.dit.cfg.cond_embed,
-	      "%s: no cond_in (a FLUX-layout checkpoint): Open-Sora's video sampler needs an Open-Sora 2.0 "
-	      "MMDiT",
-	      a->model);
-	CHECK(e, j.dit.cfg.in_channels == j.plan.features,
-	      "%s: the MMDiT takes %d features per token, the sampler packs %d (16 latent channels × 2 × 2)",
-	      a->model, j.dit.cfg.in_channels, j.plan.features);
-	CHECK(e, sora_sample_text_dim(&j.text) == j.dit.cfg.context_in_dim,
-	      "T5 %s gives %d-wide states, the MMDiT %s takes %d", a->t5, sora_sample_text_dim(&j.text),
-	      a->model, j.dit.cfg.context_in_dim);
-	CHECK(e, sora_sample_vec_dim(&j.text) == j.dit.cfg.vec_in_dim,
-	      "CLIP %s gives %d-wide pooled vectors, the MMDiT %s takes %d", a->clip,
-	      sora_sample_vec_dim(&j.text), a->model, j.dit.cfg.vec_in_dim);
-	TRY(sora_vae_load(&j.vae, a->vae, a->vae_config, e));
-	j.have_vae = 1;
-	CHECK(e, j.vae.cfg.latent_channels == j.plan.latent_c, "%s: %d latent channels, the sampler needs %d",
-	      a->vae, j.vae.cfg.latent_channels, j.plan.latent_c);
+	TRY(check_refs(&j, rows, n, e));
+	TRY(load_models(&j, e));
+	TRY(encode_texts(&j, rows, n, e));
 	TRY(alloc_buffers(&j, e));
 	sora_torch_rng_seed(&j.global, (uint64_t)a->seed);
 	for (int i = 0; i < n; i++) {
 		const row *r = &rows[i];
 		sora_cond_ref cr, *crp = NULL;
-		free(prompt);
-		TRY(!(prompt = sora_sample_prompt(r->text, a->fps_save, a->motion_score, e)) ? -1 : 0);
-		const char *neg = r->neg ? r->neg : a->neg;
-		const char *texts[3] = {prompt, neg, neg};
-		TRY(sora_sample_text_encode(&j.text, texts, 3, j.txt, j.y_vec, e));
 		if (j.plan.cond != SORA_COND_T2V) {
-			TRY(encode_ref(&j, r->ref ? r->ref : a->ref, &cr, e));
+			if (encode_ref(&j, r->ref ? r->ref : a->ref, &cr, e) < 0) {
+				sora_err_prefix(e, "prompt %d: ", i);
+				goto fail;
+			}
 			crp = &cr;
 		}
 		for (int k = 0; k < a->num_sample; k++)
-			if (one_sample(&j, r, i, k, prompt, crp, fallback, e) < 0) {
+			if (one_sample(&j, r, i, k, crp, fallback, e) < 0) {
 				sora_err_prefix(e, "prompt %d, sample %d: ", i, k);
 				goto fail;
 			}
 	}
 	rc = 0;
 fail:
-	free(prompt);
 	rows_free(rows, n);
 	job_free(&j);
 	return rc;

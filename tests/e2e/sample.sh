@@ -130,6 +130,11 @@ bad "reference not an image" 1 "notes.txt: not an image" --cond-type i2v_head --
 cp "$T/notes.txt" "$T/fake.png"
 bad "reference .png that is no image" 1 "fake.png is not a readable image" --cond-type i2v_head --ref "$T/fake.png" --num-frames 5
 bad "i2v without a reference" 1 "needs a reference" --cond-type i2v_head --num-frames 5
+bad "missing reference file" 1 "reference $T/nope.png: No such file" --cond-type i2v_head --ref "$T/nope.png" --num-frames 5
+printf 'text,ref\na,%s\nb,\n' "$V/e2e_ref_64x64.png" >"$T/refs.csv"
+out=$(sora-sample "${RUN[@]}" --csv "$T/refs.csv" --cond-type i2v_head --num-frames 5 --save-dir "$T/refs" 2>&1)
+expect "CSV row without a reference: exit 1, row named, before any video" \
+	"$?/$(echo "$out" | grep -c 'prompt 1: --cond-type i2v_head needs a reference')/$(ls "$T/refs" 2>/dev/null | wc -l)" "1/1/0"
 bad "frames not 4k+1" 2 "num-frames 8: must be 4k+1" --num-frames 8
 out=$(sora-sample "${DIT[@]}" --vae "$V/vae_tiny.safetensors" --t5 "$T/t5" --clip "$T/clip" --prompt x --aspect-ratio 5:7 2>&1)
 expect "unknown aspect ratio: exit 2" "$?" 2
