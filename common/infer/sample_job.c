@@ -145,20 +145,37 @@ typedef struct job {
 	float *noise, *latent, *pixels, *head, *tail;
 } job;
 
-/* The reference latents of one row for the condition (i2v_head: head, i2v_tail: tail, i2v_loop: both,
- * from the first and the last frame of the reference). */
+/* Part `last ? last : first` of a "a.png;b.mp4" reference list (the reference splits on ';'). */
+static int ref_part(const char *ref, int last, char *buf, size_t n, sora_err *e)
+{
+	const char *start = last && strrchr(ref, ';') ? strrchr(ref, ';') + 1 : ref;
+	const char *end = last ? start + strlen(start) : start + strcspn(start, ";");
+	CHECK(e, (size_t)(end - start) < n && end > start, "reference list \"%s\": an empty or too long path",
+	      ref);
+	memcpy(buf, start, (size_t)(end - start));
+	buf[end - start] = '\0';
+	return 0;
+fail:
+	return -1;
+}
+
+/* The reference latents of one row for the condition, as collect_references_batch takes them: i2v_head
+ * the first frame of the first path, i2v_tail the last frame of the last path, i2v_loop both. */
 static int encode_ref(job *j, const char *ref, sora_cond_ref *cr, sora_err *e)
 {
 	const sora_sample_plan *p = &j->plan;
 	const sora_cond_type c = p->cond;
+	char path[4096];
 	memset(cr, 0, sizeof *cr);
 	if (c == SORA_COND_I2V_HEAD || c == SORA_COND_I2V_LOOP) {
-		TRY(sora_sample_ref_pixels(ref, p->height, p->width, 0, j->pixels, e));
+		TRY(ref_part(ref, 0, path, sizeof path, e));
+		TRY(sora_sample_ref_pixels(path, p->height, p->width, 0, j->pixels, e));
 		TRY(sora_sample_ref_latent(&j->vae, j->pixels, p->height, p->width, &j->global, j->head, e));
 		cr->head = j->head, cr->head_frames = 1;
 	}
 	if (c == SORA_COND_I2V_TAIL || c == SORA_COND_I2V_LOOP) {
-		TRY(sora_sample_ref_pixels(ref, p->height, p->width, 1, j->pixels, e));
+		TRY(ref_part(ref, 1, path, sizeof path, e));
+		TRY(sora_sample_ref_pixels(path, p->height, p->width, 1, j->pixels, e));
 		TRY(sora_sample_ref_latent(&j->vae, j->pixels, p->height, p->width, &j->global, j->tail, e));
 		cr->tail = j->tail, cr->tail_frames = 1;
 	}
@@ -290,16 +307,28 @@ fail:
 	return -1;
 }
 
-/* Every row of an i2v run has a readable reference, checked before any model runs. */
+/* Before any model runs: an i2v run needs a reference somewhere (the reference asserts it), and every
+ * path given must be readable. A row without one falls back to t2v, as the reference does (a warning). */
 static int check_refs(const job *j, const row *rows, int n, sora_err *e)
 {
-	for (int i = 0; j->plan.cond != SORA_COND_T2V && i < n; i++) {
+	int any = 0;
+	char path[4096];
+	if (j->plan.cond == SORA_COND_T2V)
+		return 0;
+	for (int i = 0; i < n; i++) {
 		const char *ref = rows[i].ref ? rows[i].ref : j->a->ref;
-		CHECK(e, ref,
-		      "prompt %d: --cond-type %s needs a reference: --ref IMAGE|VIDEO or a ref column", i,
-		      sora_cond_type_name(j->plan.cond));
-		CHECK(e, access(ref, R_OK) == 0, "prompt %d: reference %s: %s", i, ref, strerror(errno));
+		for (int last = 0; ref && last < 2; last++) {
+			TRY(ref_part(ref, last, path, sizeof path, e));
+			CHECK(e, access(path, R_OK) == 0, "prompt %d: reference %s: %s", i, path,
+			      strerror(errno));
+		}
+		any |= ref != NULL;
 	}
+	CHECK(e, any, "--cond-type %s needs a reference: --ref IMAGE|VIDEO or a ref column",
+	      sora_cond_type_name(j->plan.cond));
+	for (int i = 0; i < n; i++)
+		if (!rows[i].ref && !j->a->ref)
+			log_warn("prompt %d has no reference: sampled as t2v", i);
 	return 0;
 fail:
 	return -1;
@@ -344,22 +373,25 @@ int sora_sample_job_run(const sora_sample_job_args *a, const sora_sample_opts *o
 	TRY(encode_texts(&j, rows, n, e));
 	TRY(alloc_buffers(&j, e));
 	sora_torch_rng_seed(&j.global, (uint64_t)a->seed);
-	for (int i = 0; i < n; i++) {
-		const row *r = &rows[i];
-		sora_cond_ref cr, *crp = NULL;
-		if (j.plan.cond != SORA_COND_T2V) {
-			if (encode_ref(&j, r->ref ? r->ref : a->ref, &cr, e) < 0) {
-				sora_err_prefix(e, "prompt %d: ", i);
-				goto fail;
+	/* as inference.py: every prompt of sample 0, then of sample 1, ...; the references are encoded for
+	 * each call, so the posterior draws come off the global generator in the reference's order */
+	for (int k = 0; k < a->num_sample; k++)
+		for (int i = 0; i < n; i++) {
+			const row *r = &rows[i];
+			const char *ref = r->ref ? r->ref : a->ref;
+			sora_cond_ref cr, *crp = NULL;
+			if (j.plan.cond != SORA_COND_T2V && ref) {
+				if (encode_ref(&j, ref, &cr, e) < 0) {
+					sora_err_prefix(e, "prompt %d: ", i);
+					goto fail;
+				}
+				crp = &cr;
 			}
-			crp = &cr;
-		}
-		for (int k = 0; k < a->num_sample; k++)
 			if (one_sample(&j, r, i, k, crp, fallback, e) < 0) {
 				sora_err_prefix(e, "prompt %d, sample %d: ", i, k);
 				goto fail;
 			}
-	}
+		}
 	rc = 0;
 fail:
 	rows_free(rows, n);

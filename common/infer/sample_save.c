@@ -124,7 +124,7 @@ int sora_sample_save(const char *base, const float *video, int T, int H, int W, 
 		TRY(write_mp4(path, video, T, H, W, fps, rgb, e));
 	}
 	CHECK_SYS(e, (fp = fopen(txt, "w")) ? 0 : -1, txt);
-	CHECK_SYS(e, fprintf(fp, "%s\n", prompt) < 0 ? -1 : 0, txt);
+	CHECK_SYS(e, fputs(prompt, fp) < 0 ? -1 : 0, txt);
 	CHECK_SYS(e, fclose(fp), txt);
 	fp = NULL;
 	free(rgb);

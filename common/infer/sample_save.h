@@ -11,8 +11,8 @@
 /* One value of the video as the reference's uint8. */
 uint8_t sora_sample_to_u8(float x);
 
-/* video [3, T, H, W] → base.mp4 (T > 1) or base.png (T = 1), and base.txt holding prompt and a newline.
- * path receives the media file's name (n bytes). */
+/* video [3, T, H, W] → base.mp4 (T > 1) or base.png (T = 1), and base.txt holding the prompt (no newline,
+ * as the reference writes it); path receives the media file's name (n bytes). */
 int sora_sample_save(const char *base, const float *video, int T, int H, int W, int fps, const char *prompt,
 		     char *path, size_t n, sora_err *e);
 

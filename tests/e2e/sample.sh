@@ -116,6 +116,12 @@ ff -i "$T/g/video_None/prompt_0000.mp4" -t 1 "$T/ref.mp4"
 sora-sample "${RUN[@]}" --prompt "a fox" --num-frames 5 --cond-type i2v_tail --ref "$T/ref.mp4" --save-dir "$T/h"
 expect "i2v_tail with a video: 5 frames" "$(probe "$T/h/video_None/prompt_0000.mp4")" "h264,64,64,24/1,5"
 
+printf 'text,ref\na,%s\nb,\n' "$V/e2e_ref_64x64.png;$T/ref.mp4" >"$T/refs.csv"
+out=$(sora-sample "${RUN[@]}" --csv "$T/refs.csv" --cond-type i2v_loop --num-frames 5 --save-dir "$T/refs" 2>&1)
+expect "i2v_loop over a CSV ('a.png;b.mp4' refs): exit 0, a row without a reference warned and sampled as t2v" \
+	"$?/$(echo "$out" | grep -c 'prompt 1 has no reference: sampled as t2v')/$(ls "$T/refs/video_None" | grep -c mp4)" "0/1/2"
+expect "the .txt holds the prompt as the reference writes it (no newline)" "$(tail -c 7 "$T/refs/video_None/refs_0000.txt" | od -An -c | tr -d ' ')" "score."
+
 # Bad input: one clear error each, exit status 1 (usage: 2).
 bad() { # bad NAME WANTED_STATUS GREP ARGS...
 	local name=$1 st=$2 pat=$3
@@ -131,10 +137,6 @@ cp "$T/notes.txt" "$T/fake.png"
 bad "reference .png that is no image" 1 "fake.png is not a readable image" --cond-type i2v_head --ref "$T/fake.png" --num-frames 5
 bad "i2v without a reference" 1 "needs a reference" --cond-type i2v_head --num-frames 5
 bad "missing reference file" 1 "reference $T/nope.png: No such file" --cond-type i2v_head --ref "$T/nope.png" --num-frames 5
-printf 'text,ref\na,%s\nb,\n' "$V/e2e_ref_64x64.png" >"$T/refs.csv"
-out=$(sora-sample "${RUN[@]}" --csv "$T/refs.csv" --cond-type i2v_head --num-frames 5 --save-dir "$T/refs" 2>&1)
-expect "CSV row without a reference: exit 1, row named, before any video" \
-	"$?/$(echo "$out" | grep -c 'prompt 1: --cond-type i2v_head needs a reference')/$(ls "$T/refs" 2>/dev/null | wc -l)" "1/1/0"
 bad "frames not 4k+1" 2 "num-frames 8: must be 4k+1" --num-frames 8
 out=$(sora-sample "${DIT[@]}" --vae "$V/vae_tiny.safetensors" --t5 "$T/t5" --clip "$T/clip" --prompt x --aspect-ratio 5:7 2>&1)
 expect "unknown aspect ratio: exit 2" "$?" 2
