@@ -64,9 +64,11 @@ int main(int argc, char **argv)
 	    {"prompt", 0, SORA_OPT_STR, &a.prompt, "TEXT", "one prompt (or --csv)"},
 	    {"csv", 0, SORA_OPT_STR, &a.csv, "FILE", "prompts: columns text, and optionally ref, name, neg"},
 	    {"ref", 0, SORA_OPT_STR, &a.ref, "IMAGE|VIDEO",
-	     "reference for i2v_* (first frame for head, last for tail)"},
+	     "reference for i2v_* (first frame for head, last for tail) or v2v_* (a video: its first or last "
+	     "33 / 65 frames)"},
 	    {"neg", 0, SORA_OPT_STR, &a.neg, "TEXT", "negative prompt"},
-	    {"cond-type", 0, SORA_OPT_STR, &a.cond_type, "TYPE", "t2v, i2v_head, i2v_tail or i2v_loop"},
+	    {"cond-type", 0, SORA_OPT_STR, &a.cond_type, "TYPE",
+	     "t2v, i2v_head, i2v_tail, i2v_loop, v2v_head, v2v_tail, v2v_head_easy, v2v_tail_easy"},
 	    {"model", 0, SORA_OPT_STR, &a.model, "FILE", "the MMDiT (Open_Sora_v2.safetensors)"},
 	    {"model-config", 0, SORA_OPT_STR, &a.model_config, "FILE",
 	     "MMDiTConfig JSON for what the weights cannot tell (axes_dim, theta, patch_size); none: the "

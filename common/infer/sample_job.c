@@ -39,8 +39,6 @@ int sora_sample_job_opts(const sora_sample_job_args *a, sora_sample_opts *o, sor
 	o->guidance_img = (float)a->guidance_img;
 	o->text_osci = o->image_osci = o->scale_temporal_osci = !a->no_osci;
 	TRY(sora_cond_type_parse(a->cond_type, &o->cond, e));
-	CHECK(e, o->cond == SORA_COND_T2V || sora_cond_is_i2v(o->cond),
-	      "--cond-type %s: video conditions (v2v_*) are not supported by sora-sample yet", a->cond_type);
 	CHECK(e, a->seed >= 0, "--seed %d: must be 0 or more", a->seed);
 	CHECK(e, a->num_sample >= 1, "--num-sample %d: must be 1 or more", a->num_sample);
 	CHECK(e, a->fps_save >= 1 && a->fps_save <= 1000, "--fps-save %d: must be 1 to 1000", a->fps_save);
@@ -160,23 +158,40 @@ fail:
 }
 
 /* The reference latents of one row for the condition, as collect_references_batch takes them: i2v_head
- * the first frame of the first path, i2v_tail the last frame of the last path, i2v_loop both. */
+ * the first frame of the first path, i2v_tail the last frame of the last path, i2v_loop both; v2v_* the
+ * first or last 33 (65) frames of the first path. */
 static int encode_ref(job *j, const char *ref, sora_cond_ref *cr, sora_err *e)
 {
 	const sora_sample_plan *p = &j->plan;
 	const sora_cond_type c = p->cond;
 	char path[4096];
 	memset(cr, 0, sizeof *cr);
+	if (c == SORA_COND_V2V_HEAD || c == SORA_COND_V2V_TAIL || c == SORA_COND_V2V_HEAD_EASY ||
+	    c == SORA_COND_V2V_TAIL_EASY) {
+		float *clip = NULL;
+		int T;
+		TRY(ref_part(ref, 0, path, sizeof path, e));
+		TRY(sora_sample_ref_clip(
+		    path, p->height, p->width, c == SORA_COND_V2V_HEAD_EASY || c == SORA_COND_V2V_TAIL_EASY,
+		    c == SORA_COND_V2V_TAIL || c == SORA_COND_V2V_TAIL_EASY, &clip, &T, e));
+		const int rc =
+		    sora_sample_ref_latent(&j->vae, clip, T, p->height, p->width, &j->global, j->head, e);
+		free(clip);
+		TRY(rc);
+		cr->head = j->head, cr->head_frames = (T - 1) / 4 + 1;
+	}
 	if (c == SORA_COND_I2V_HEAD || c == SORA_COND_I2V_LOOP) {
 		TRY(ref_part(ref, 0, path, sizeof path, e));
 		TRY(sora_sample_ref_pixels(path, p->height, p->width, 0, j->pixels, e));
-		TRY(sora_sample_ref_latent(&j->vae, j->pixels, p->height, p->width, &j->global, j->head, e));
+		TRY(sora_sample_ref_latent(&j->vae, j->pixels, 1, p->height, p->width, &j->global, j->head,
+					   e));
 		cr->head = j->head, cr->head_frames = 1;
 	}
 	if (c == SORA_COND_I2V_TAIL || c == SORA_COND_I2V_LOOP) {
 		TRY(ref_part(ref, 1, path, sizeof path, e));
 		TRY(sora_sample_ref_pixels(path, p->height, p->width, 1, j->pixels, e));
-		TRY(sora_sample_ref_latent(&j->vae, j->pixels, p->height, p->width, &j->global, j->tail, e));
+		TRY(sora_sample_ref_latent(&j->vae, j->pixels, 1, p->height, p->width, &j->global, j->tail,
+					   e));
 		cr->tail = j->tail, cr->tail_frames = 1;
 	}
 	return 0;
@@ -238,7 +253,8 @@ static int alloc_buffers(job *j, sora_err *e)
 	CHECK_ALLOC(e, j->noise = malloc((size_t)lat * sizeof *j->noise));
 	CHECK_ALLOC(e, j->latent = malloc((size_t)lat * sizeof *j->latent));
 	CHECK_ALLOC(e, j->pixels = malloc((size_t)3 * p->height * p->width * sizeof *j->pixels));
-	CHECK_ALLOC(e, j->head = malloc((size_t)ref * sizeof *j->head));
+	/* up to 17 latent frames: a v2v_*_easy reference */
+	CHECK_ALLOC(e, j->head = malloc((size_t)17 * ref * sizeof *j->head));
 	CHECK_ALLOC(e, j->tail = malloc((size_t)ref * sizeof *j->tail));
 	return 0;
 fail:

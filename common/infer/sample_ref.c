@@ -110,12 +110,67 @@ fail:
 	return -1;
 }
 
-int sora_sample_ref_latent(const sora_vae *vae, const float *pixels, int H, int W, sora_torch_rng *g,
+int sora_sample_ref_clip(const char *path, int H, int W, int easy, int tail, float **pixels, int *T,
+			 sora_err *e)
+{
+	static const char *const vid_ext[] = {".mp4", ".avi", ".mov", ".mkv", NULL};
+	enum { MAX = 65 };
+	sora_video *v = NULL;
+	sora_frame f;
+	uint8_t *ring = NULL;
+	float *frame = NULL;
+	int64_t total = 0;
+	int rc = 1;
+	*pixels = NULL;
+	CHECK(e, has_ext(path, vid_ext),
+	      "reference %s: a v2v reference must be a video (.mp4 .avi .mov .mkv)", path);
+	const sora_video_opts o = {.pix = SORA_PIX_RGB};
+	TRY(sora_video_open(&v, path, &o, e));
+	const int w = sora_video_get_info(v)->width, h = sora_video_get_info(v)->height;
+	const size_t fb = (size_t)w * h * 3;
+	CHECK_ALLOC(e, ring = malloc(MAX * fb));
+	/* head: the first 65 frames; tail: the last 65, in a ring */
+	while ((tail || total < MAX) && (rc = sora_video_read(v, &f, e)) == 1) {
+		uint8_t *dst = ring + (size_t)(total % MAX) * fb;
+		for (int y = 0; y < h; y++)
+			memcpy(dst + (size_t)y * w * 3, f.data[0] + (size_t)y * f.linesize[0], (size_t)w * 3);
+		total++;
+	}
+	TRY(rc);
+	/* collect_references_batch: 64 (+1, causal VAE) for *_easy when the video has 64 frames, else 32 + 1
+	 */
+	const int want = (easy && total >= 64 ? 64 : 32) + 1;
+	CHECK(e, total >= want, "reference %s: %lld frames, v2v needs at least %d", path, (long long)total,
+	      want);
+	CHECK_ALLOC(e, *pixels = malloc((size_t)3 * want * H * W * sizeof **pixels));
+	CHECK_ALLOC(e, frame = malloc((size_t)3 * H * W * sizeof *frame));
+	for (int t = 0; t < want; t++) {
+		const int64_t idx = tail ? total - want + t : t;
+		TRY(sora_resize_crop_fill(frame, H, W, ring + (size_t)(idx % MAX) * fb, w, h, e));
+		for (int c = 0; c < 3; c++)
+			memcpy(*pixels + ((size_t)c * want + t) * H * W, frame + (size_t)c * H * W,
+			       (size_t)H * W * sizeof *frame);
+	}
+	*T = want;
+	free(frame);
+	free(ring);
+	sora_video_close(v);
+	return 0;
+fail:
+	free(*pixels);
+	*pixels = NULL;
+	free(frame);
+	free(ring);
+	sora_video_close(v);
+	return -1;
+}
+
+int sora_sample_ref_latent(const sora_vae *vae, const float *pixels, int T, int H, int W, sora_torch_rng *g,
 			   float *z, sora_err *e)
 {
 	float *moments = NULL, *eps = NULL;
 	int md[4];
-	TRY(sora_vae_encode(vae, pixels, 1, H, W, &moments, md, e));
+	TRY(sora_vae_encode(vae, pixels, T, H, W, &moments, md, e));
 	const size_t n = (size_t)md[0] / 2 * md[1] * md[2] * md[3];
 	CHECK_ALLOC(e, eps = malloc(n * sizeof *eps));
 	sora_torch_randn(g, eps, (int64_t)n);

@@ -19,8 +19,14 @@ int sora_resize_crop_fill(float *pixels, int H, int W, const uint8_t *rgb, int w
  * is an error naming it. */
 int sora_sample_ref_pixels(const char *path, int H, int W, int last, float *pixels, sora_err *e);
 
-/* pixels [3, H, W] → z [latent, 1, H/8, W/8] (z allocated by the caller), ε drawn from g. */
-int sora_sample_ref_latent(const sora_vae *vae, const float *pixels, int H, int W, sora_torch_rng *g,
+/* A v2v reference: the first (tail: the last) 33 frames of a video, or 65 for *_easy when the video has
+ * at least 64, as pixels [3, *T, H, W] (malloc'd), each frame resize_crop'd. Fewer frames than that, or
+ * an image, is an error naming the count. */
+int sora_sample_ref_clip(const char *path, int H, int W, int easy, int tail, float **pixels, int *T,
+			 sora_err *e);
+
+/* pixels [3, T, H, W] (T = 4k+1) → z [latent, k+1, H/8, W/8] (z allocated by the caller), ε drawn from g. */
+int sora_sample_ref_latent(const sora_vae *vae, const float *pixels, int T, int H, int W, sora_torch_rng *g,
 			   float *z, sora_err *e);
 
 #endif

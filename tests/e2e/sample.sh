@@ -122,6 +122,10 @@ expect "i2v_loop over a CSV ('a.png;b.mp4' refs): exit 0, a row without a refere
 	"$?/$(echo "$out" | grep -c 'prompt 1 has no reference: sampled as t2v')/$(ls "$T/refs/video_None" | grep -c mp4)" "0/1/2"
 expect "the .txt holds the prompt as the reference writes it (no newline)" "$(tail -c 7 "$T/refs/video_None/refs_0000.txt" | od -An -c | tr -d ' ')" "score."
 
+ff -f lavfi -i testsrc=size=80x64:rate=24 -frames:v 40 -pix_fmt yuv420p "$T/v40.mp4"
+sora-sample "${RUN[@]}" --prompt "a clock" --num-frames 37 --cond-type v2v_tail --ref "$T/v40.mp4" --save-dir "$T/v2v"
+expect "v2v_tail with a 40-frame video: 37 frames" "$(probe "$T/v2v/video_None/prompt_0000.mp4")" "h264,64,64,24/1,37"
+
 # Bad input: one clear error each, exit status 1 (usage: 2).
 bad() { # bad NAME WANTED_STATUS GREP ARGS...
 	local name=$1 st=$2 pat=$3
@@ -137,6 +141,9 @@ cp "$T/notes.txt" "$T/fake.png"
 bad "reference .png that is no image" 1 "fake.png is not a readable image" --cond-type i2v_head --ref "$T/fake.png" --num-frames 5
 bad "i2v without a reference" 1 "needs a reference" --cond-type i2v_head --num-frames 5
 bad "missing reference file" 1 "reference $T/nope.png: No such file" --cond-type i2v_head --ref "$T/nope.png" --num-frames 5
+bad "v2v with an image" 1 "a v2v reference must be a video" --cond-type v2v_head --ref "$V/e2e_ref_64x64.png" --num-frames 37
+bad "v2v_head_easy with a 40-frame video (9 latent frames, 17 needed)" 1 "needs 17 reference and latent frames, got 9" \
+	--cond-type v2v_head_easy --ref "$T/v40.mp4" --num-frames 69
 bad "frames not 4k+1" 2 "num-frames 8: must be 4k+1" --num-frames 8
 out=$(sora-sample "${DIT[@]}" --vae "$V/vae_tiny.safetensors" --t5 "$T/t5" --clip "$T/clip" --prompt x --aspect-ratio 5:7 2>&1)
 expect "unknown aspect ratio: exit 2" "$?" 2

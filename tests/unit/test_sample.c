@@ -103,7 +103,7 @@ Test(sample, e2e_i2v_real_models)
 	    sora_sample_ref_pixels(flow_fixture(path, sizeof path, "e2e_ref_64x64.png"), 64, 64, 0, px, &e),
 	    0, "%s", e.msg);
 	sora_torch_rng_seed(&g, 31337);
-	cr_assert_eq(sora_sample_ref_latent(&vae, px, 64, 64, &g, ref, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_sample_ref_latent(&vae, px, 1, 64, 64, &g, ref, &e), 0, "%s", e.msg);
 	flow_expect_close("ref_latent (sampled posterior)", ref, flow_f32(st, "ref_latent", NREF), NREF,
 			  1e-4);
 
