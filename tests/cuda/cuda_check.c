@@ -2,6 +2,7 @@
 #include "nn/cuda_device.h"
 #include "ops_dit_parity.h"
 #include "ops_parity.h"
+#include "ops_video_parity.h"
 
 #include <stdio.h>
 
@@ -25,8 +26,11 @@ int main(void)
 			printf("not ok - device %d: %s\n", d, e.msg);
 			failed++;
 		}
-		if (d == 0)
-			sora_ops_parity(&passed, &failed), sora_ops_dit_parity(&passed, &failed);
+		if (d == 0) {
+			sora_ops_parity(&passed, &failed);
+			sora_ops_dit_parity(&passed, &failed);
+			sora_ops_video_parity(&passed, &failed);
+		}
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -1,0 +1,236 @@
+/* The CPU video ops against hand-worked cases and float64 references written out loop by loop from the
+ * PyTorch definitions (F.pad replicate + Conv3d, GroupNorm, interpolate nearest, masked softmax). */
+#include "nn/ops_video.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static float *rand_buf(size_t n)
+{
+	float *p = malloc(n * sizeof *p);
+	cr_assert(p);
+	for (size_t i = 0; i < n; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		p[i] = (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+	}
+	return p;
+}
+
+static int clampi(int v, int hi)
+{
+	return v < 0 ? 0 : v > hi ? hi : v;
+}
+
+/* max |got − ref| / max |ref| */
+static double rel_err(const float *got, const double *ref, size_t n)
+{
+	double m = 0, r = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs(got[i] - ref[i]);
+		m = d > m || d != d ? d : m;
+		r = fabs(ref[i]) > r ? fabs(ref[i]) : r;
+	}
+	return m / (r > 0 ? r : 1);
+}
+
+/* One output value of the causal conv3d in float64: pad by clamping the input index, then the sum. */
+static double conv_at(const sora_conv3d_args *a, const float *x, const float *w, const float *b, int co,
+		      int to, int ho, int wo)
+{
+	const int k = a->k, p = k / 2;
+	double s = b[co];
+	for (int ci = 0; ci < a->cin; ci++)
+		for (int kt = 0; kt < k; kt++)
+			for (int kh = 0; kh < k; kh++)
+				for (int kw = 0; kw < k; kw++) {
+					const int ti = clampi(to * a->st + kt - (k - 1), a->T - 1);
+					const int hi = clampi(ho * a->sh + kh - p, a->H - 1);
+					const int wi = clampi(wo * a->sw + kw - p, a->W - 1);
+					const size_t wk =
+					    ((((size_t)co * a->cin + ci) * k + kt) * k + kh) * k + kw;
+					s += (double)w[wk] *
+					     x[(((size_t)ci * a->T + ti) * a->H + hi) * a->W + wi];
+				}
+	return s;
+}
+
+static void conv_case(sora_conv3d_args a)
+{
+	sora_err e = {0};
+	int To, Ho, Wo;
+	cr_assert_eq(sora_conv3d_out_size(&a, &To, &Ho, &Wo, &e), 0, "%s", e.msg);
+	const int k = a.k;
+	const size_t nx = (size_t)a.cin * a.T * a.H * a.W, nw = (size_t)a.cout * a.cin * k * k * k;
+	const size_t ny = (size_t)a.cout * To * Ho * Wo;
+	float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf((size_t)a.cout),
+	      *y = malloc(ny * sizeof *y);
+	double *ref = malloc(ny * sizeof *ref);
+	cr_assert(y && ref);
+	for (int co = 0; co < a.cout; co++)
+		for (int to = 0; to < To; to++)
+			for (int ho = 0; ho < Ho; ho++)
+				for (int wo = 0; wo < Wo; wo++)
+					ref[(((size_t)co * To + to) * Ho + ho) * Wo + wo] =
+					    conv_at(&a, x, w, b, co, to, ho, wo);
+	cr_assert_eq(sora_cpu_causal_conv3d(y, x, w, b, &a, &e), 0, "%s", e.msg);
+	double err = rel_err(y, ref, ny);
+	cr_log_info("conv3d cin %d cout %d %dx%dx%d k %d strides %d,%d,%d: rel err %.3g", a.cin, a.cout, a.T,
+		    a.H, a.W, k, a.st, a.sh, a.sw, err);
+	cr_expect(err < 1e-5, "conv3d k %d strides %d,%d,%d: rel err %.3g", k, a.st, a.sh, a.sw, err);
+	free(x), free(w), free(b), free(y), free(ref);
+}
+
+Test(ops_video, conv3d_vs_f64)
+{
+	conv_case((sora_conv3d_args){
+	    .cin = 5, .cout = 7, .T = 5, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1});
+	conv_case((sora_conv3d_args){
+	    .cin = 4, .cout = 3, .T = 9, .H = 8, .W = 10, .k = 3, .st = 1, .sh = 2, .sw = 2});
+	conv_case((sora_conv3d_args){
+	    .cin = 3, .cout = 4, .T = 9, .H = 9, .W = 7, .k = 3, .st = 2, .sh = 2, .sw = 2});
+	conv_case((sora_conv3d_args){
+	    .cin = 6, .cout = 5, .T = 3, .H = 4, .W = 5, .k = 1, .st = 1, .sh = 1, .sw = 1});
+	conv_case((sora_conv3d_args){
+	    .cin = 2, .cout = 3, .T = 1, .H = 1, .W = 1, .k = 3, .st = 1, .sh = 1, .sw = 1});
+	/* Large enough for several im2col bands. */
+	conv_case((sora_conv3d_args){
+	    .cin = 64, .cout = 4, .T = 3, .H = 64, .W = 64, .k = 3, .st = 1, .sh = 1, .sw = 1});
+}
+
+/* One tap at the front corner of the kernel reads x[t−2, h−1, w−1], clamped: replicate padding. */
+Test(ops_video, conv3d_replicate_padding)
+{
+	sora_err e = {0};
+	sora_conv3d_args a = {.cin = 1, .cout = 1, .T = 3, .H = 3, .W = 3, .k = 3, .st = 1, .sh = 1, .sw = 1};
+	float x[27], w[27] = {1}, y[27];
+	for (int i = 0; i < 27; i++)
+		x[i] = (float)i;
+	cr_assert_eq(sora_cpu_causal_conv3d(y, x, w, NULL, &a, &e), 0, "%s", e.msg);
+	for (int t = 0; t < 3; t++)
+		for (int h = 0; h < 3; h++)
+			for (int v = 0; v < 3; v++)
+				cr_expect_eq(
+				    y[t * 9 + h * 3 + v],
+				    x[clampi(t - 2, 2) * 9 + clampi(h - 1, 2) * 3 + clampi(v - 1, 2)],
+				    "y[%d,%d,%d]", t, h, v);
+	a.k = 4;
+	cr_expect_eq(sora_cpu_causal_conv3d(y, x, w, NULL, &a, &e), -1);
+	cr_expect(strstr(e.msg, "conv3d"), "%s", e.msg);
+}
+
+Test(ops_video, group_norm_vs_f64)
+{
+	sora_err e = {0};
+	const int C = 12, G = 3;
+	const int64_t S = 70;
+	const size_t n = (size_t)C * S;
+	float *x = rand_buf(n), *w = rand_buf(C), *b = rand_buf(C), *y = malloc(n * sizeof *y);
+	double *ref = malloc(n * sizeof *ref);
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] * 3 + 5; /* an offset mean: the two-pass variance matters */
+	for (int silu = 0; silu < 2; silu++) {
+		for (int g = 0; g < G; g++) {
+			const size_t cnt = (size_t)(C / G) * S, off = (size_t)g * cnt;
+			double m = 0, v = 0;
+			for (size_t i = 0; i < cnt; i++)
+				m += x[off + i];
+			m /= cnt;
+			for (size_t i = 0; i < cnt; i++)
+				v += (x[off + i] - m) * (x[off + i] - m);
+			v /= cnt;
+			for (size_t i = 0; i < cnt; i++) {
+				int c = (int)((off + i) / S);
+				double r = (x[off + i] - m) / sqrt(v + 1e-6) * w[c] + b[c];
+				ref[off + i] = silu ? r / (1 + exp(-r)) : r;
+			}
+		}
+		cr_assert_eq(sora_cpu_group_norm(y, x, w, b, C, G, S, 1e-6f, silu, &e), 0, "%s", e.msg);
+		double err = rel_err(y, ref, n);
+		cr_log_info("group_norm silu %d: rel err %.3g", silu, err);
+		cr_expect(err < 1e-5, "group_norm silu %d: %.3g", silu, err);
+	}
+	cr_expect_eq(sora_cpu_group_norm(y, x, w, b, C, 5, S, 1e-6f, 0, &e), -1);
+	cr_expect(strstr(e.msg, "groups"), "%s", e.msg);
+	free(x), free(w), free(b), free(y), free(ref);
+}
+
+Test(ops_video, group_norm_constant_gives_bias)
+{
+	sora_err e = {0};
+	float x[8] = {3, 3, 3, 3, 3, 3, 3, 3}, w[2] = {2, 2}, b[2] = {0.5f, -1}, y[8];
+	cr_assert_eq(sora_cpu_group_norm(y, x, w, b, 2, 1, 4, 1e-6f, 0, &e), 0, "%s", e.msg);
+	for (int i = 0; i < 8; i++)
+		cr_expect_float_eq(y[i], b[i / 4], 1e-6, "y[%d] = %g", i, y[i]);
+}
+
+/* Frames [a, b] with factors (2, 2, 2) become [a, b, b], each pixel a 2×2 block. */
+Test(ops_video, upsample_first_frame_spatial_only)
+{
+	sora_err e = {0};
+	float x[2 * 2 * 1] = {1, 2, 3, 4}; /* C 1, T 2, H 2, W 1 */
+	float y[3 * 4 * 2];
+	cr_assert_eq(sora_cpu_upsample_causal(y, x, 1, 2, 2, 1, 2, 2, 2, &e), 0, "%s", e.msg);
+	static const float want[24] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+				       4, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4};
+	for (int i = 0; i < 24; i++)
+		cr_expect_eq(y[i], want[i], "y[%d] = %g, want %g", i, y[i], want[i]);
+	float z[1 * 1 * 4 * 2];
+	cr_assert_eq(sora_cpu_upsample_causal(z, x, 1, 1, 2, 1, 2, 2, 2, &e), 0, "%s", e.msg); /* one frame */
+	for (int i = 0; i < 8; i++)
+		cr_expect_eq(z[i], i < 4 ? 1 : 2);
+}
+
+Test(ops_video, transpose)
+{
+	sora_err e = {0};
+	const size_t n = 1665; /* 37 × 45 */
+	float *x = rand_buf(n), *y = malloc(n * sizeof *y);
+	cr_assert_eq(sora_cpu_transpose(y, x, 37, 45, &e), 0, "%s", e.msg);
+	for (int i = 0; i < 37; i++)
+		for (int j = 0; j < 45; j++)
+			cr_expect_eq(y[j * 37 + i], x[i * 45 + j]);
+	free(x), free(y);
+}
+
+Test(ops_video, frame_causal_attention_vs_f64)
+{
+	sora_err e = {0};
+	const int F = 3, HW = 4, D = 8, L = F * HW;
+	const float scale = 1.0f / sqrtf((float)D);
+	float *q = rand_buf((size_t)L * D), *k = rand_buf((size_t)L * D), *v = rand_buf((size_t)L * D);
+	float *o = malloc((size_t)L * D * sizeof *o);
+	double ref[12 * 8], s[12];
+	for (int i = 0; i < L; i++) {
+		const int nk = (i / HW + 1) * HW; /* keys of frames 0..f(i) */
+		double mx = -1e300, sum = 0;
+		for (int j = 0; j < nk; j++) {
+			s[j] = 0;
+			for (int d = 0; d < D; d++)
+				s[j] += (double)q[i * D + d] * k[j * D + d];
+			s[j] *= scale;
+			mx = s[j] > mx ? s[j] : mx;
+		}
+		for (int j = 0; j < nk; j++)
+			sum += s[j] = exp(s[j] - mx);
+		for (int d = 0; d < D; d++) {
+			double a = 0;
+			for (int j = 0; j < nk; j++)
+				a += s[j] / sum * v[j * D + d];
+			ref[i * D + d] = a;
+		}
+	}
+	cr_assert_eq(sora_cpu_frame_causal_attention(o, q, k, v, F, HW, D, scale, &e), 0, "%s", e.msg);
+	double err = rel_err(o, ref, (size_t)L * D);
+	cr_log_info("frame_causal_attention: rel err %.3g", err);
+	cr_expect(err < 1e-5, "%.3g", err);
+	/* one token per frame: the first frame sees only itself */
+	cr_assert_eq(sora_cpu_frame_causal_attention(o, q, k, v, 2, 1, D, scale, &e), 0, "%s", e.msg);
+	for (int d = 0; d < D; d++)
+		cr_expect_float_eq(o[d], v[d], 1e-6);
+	free(q), free(k), free(v), free(o);
+}
