@@ -1,0 +1,81 @@
+#include "clip_latent.h"
+
+#include "clip_frames.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FPS_MAX 24.0 /* Open-Sora 2.0's training fps_max */
+
+/* Why no bucket takes the clip: the smallest resolution's 0.8 pixel floor, else its length. */
+static int no_bucket(const sora_bucket *b, const sora_clip_info *ci, int stride, sora_err *e)
+{
+	int64_t floor_px = -1;
+	for (int i = 0; i < b->n_res; i++)
+		if (floor_px < 0 || b->res[i].pixels < floor_px)
+			floor_px = b->res[i].pixels;
+	CHECK(e, (double)ci->width * ci->height >= 0.8 * (double)floor_px,
+	      "too small for any bucket: %dx%d is under 0.8 x %lld pixels", ci->width, ci->height,
+	      (long long)floor_px);
+	CHECK(e, 0, "too short for any bucket: %d frames (%d at stride %d)", ci->total, ci->total / stride,
+	      stride);
+fail:
+	return -1;
+}
+
+int sora_clip_latent_make(const sora_clip_latent_opts *o, const char *path, double start, double end,
+			  sora_clip_latent *out, sora_err *e)
+{
+	sora_clip_info ci;
+	int *idx = NULL, ld[4];
+	float *x = NULL, *mo = NULL, *z = NULL, *eps = NULL;
+	double new_fps;
+	memset(out, 0, sizeof *out);
+	TRY(sora_clip_probe(path, start, end, &ci, e));
+	CHECK(e, ci.total > 0, "%s: no frames in [%g, %g) s", path, start, end);
+	/* read_video's fallback when the stream has no frame rate */
+	const double fps = ci.fps > 0 ? ci.fps : 24.0;
+	out->stride = sora_target_fps_interval(fps, FPS_MAX, &new_fps);
+	out->total = ci.total;
+	if (!sora_bucket_get_id(o->buckets, ci.total, ci.height, ci.width, fps, o->bucket_seed, FPS_MAX,
+				&out->bucket)) {
+		no_bucket(o->buckets, &ci, out->stride, e);
+		goto fail;
+	}
+	TRY(sora_bucket_thw(o->buckets, &out->bucket, &out->t, &out->h, &out->w, e));
+	CHECK_ALLOC(e, idx = malloc((size_t)out->t * sizeof *idx));
+	TRY(sora_clip_frame_indices(ci.total, out->t, out->stride, 0, idx, e));
+	TRY(sora_clip_prepare(path, start, idx, out->t, out->h, out->w, &x, e));
+	TRY(sora_vae_encode(o->vae, x, out->t, out->h, out->w, &mo, ld, e));
+	const int C = ld[0] / 2;
+	const size_t n = (size_t)C * ld[1] * ld[2] * ld[3];
+	CHECK_ALLOC(e, z = malloc(n * sizeof *z));
+	if (o->sample) {
+		CHECK_ALLOC(e, eps = malloc(n * sizeof *eps));
+		sora_vae_gaussian(eps, n, o->eps_seed);
+	}
+	sora_vae_latent(o->vae, mo, ld, eps, z, NULL, NULL);
+	TRY(sora_tensor_alloc(&out->z, SORA_BF16, 4, (int64_t[]){C, ld[1], ld[2], ld[3]}, e));
+	TRY(sora_from_f32(out->z.data, SORA_BF16, z, n, e));
+	free(idx);
+	free(x);
+	free(mo);
+	free(z);
+	free(eps);
+	return 0;
+fail:
+	sora_err_prefix(e, "%s: ", path);
+	free(idx);
+	free(x);
+	free(mo);
+	free(z);
+	free(eps);
+	sora_clip_latent_free(out);
+	return -1;
+}
+
+void sora_clip_latent_free(sora_clip_latent *c)
+{
+	sora_tensor_free(&c->z);
+	memset(c, 0, sizeof *c);
+}
