@@ -2,7 +2,9 @@
 # sora-encode with the tiny fixture T5 and CLIP: kill -9 at several points then re-run (every id exactly
 # once, index consistent, nothing stray), two --shard i/n jobs into one folder, a full disk (a file size
 # limit), hostile rows, derived ids, --t5-trim, --no-prompt-suffix, settings that differ from the
-# dataset's, and --vae: latents of generated clips with the tiny VAE (shape, bucket, rejects, bit-exact). The dataset is read back with tests/tools/read_shard.py (python3-lmdb + numpy).
+# dataset's, and --vae: latents of generated clips with the tiny fixture VAE (shape, bucket, rejects, and
+# bit for bit against sora-vae). The dataset is read back with tests/tools/read_shard.py (python3-lmdb +
+# numpy).
 . "$(dirname "$0")/lib.sh"
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
