@@ -29,8 +29,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Relative to the working directory, as `make demo` and the pipeline run from the repository root. */
+/* Open-Sora 2.0's stage-1 table: from the working directory (the repository root, where `make demo` and
+ * the pipeline run), else beside the program (bin/../configs). */
 #define SORA_DEFAULT_BUCKETS "configs/buckets/stage1.json"
+
+static const char *default_buckets(char *buf, size_t n)
+{
+	ssize_t len;
+	char *slash;
+	if (access(SORA_DEFAULT_BUCKETS, R_OK) == 0 || n < 64 ||
+	    (len = readlink("/proc/self/exe", buf, n - 40)) <= 0)
+		return SORA_DEFAULT_BUCKETS;
+	buf[len] = 0;
+	if (!(slash = strrchr(buf, '/')))
+		return SORA_DEFAULT_BUCKETS;
+	strcpy(slash, "/../" SORA_DEFAULT_BUCKETS);
+	return access(buf, R_OK) == 0 ? buf : SORA_DEFAULT_BUCKETS;
+}
 
 typedef struct row {
 	sora_fields f;
@@ -545,6 +560,7 @@ static void run(enc *x, int nargs, char **args)
 int main(int argc, char **argv)
 {
 	enc x = {.batch = 8, .shard_mb = 4096, .buckets_path = SORA_DEFAULT_BUCKETS};
+	char exe_buckets[4096];
 	const sora_opt opts[] = {
 	    {"out", 0, SORA_OPT_STR, &x.out_dir, "DIR",
 	     "the dataset folder (created; a re-run adds the missing rows)"},
@@ -608,6 +624,8 @@ int main(int argc, char **argv)
 		return SORA_EXIT_USAGE;
 	}
 	if (x.vae_path) {
+		if (!strcmp(x.buckets_path, SORA_DEFAULT_BUCKETS))
+			x.buckets_path = default_buckets(exe_buckets, sizeof exe_buckets);
 		if (!(x.buckets = malloc(sizeof *x.buckets)) ||
 		    sora_bucket_load(x.buckets, x.buckets_path, &e) < 0 ||
 		    sora_vae_load(&x.vae, x.vae_path, x.vae_cfg, &e) < 0) {
