@@ -1,5 +1,6 @@
 #include "clip_frames.h"
 
+#include "../io/image_prep.h"
 #include "../io/video.h"
 
 #include <math.h>
@@ -82,6 +83,29 @@ void sora_resize_crop_rgb(const uint8_t *rgb, int linesize, int h, int w, int th
 			}
 		}
 	}
+}
+
+int sora_resize_crop_image(const uint8_t *rgb, int linesize, int h, int w, int th, int tw, float *out,
+			   size_t plane, sora_err *e)
+{
+	int sh, sw, ci, cj;
+	uint8_t *tmp = NULL;
+	sora_resize_crop_plan(h, w, th, tw, &sh, &sw, &ci, &cj);
+	ci = (int)nearbyint((sh - th) / 2.0);
+	cj = (int)nearbyint((sw - tw) / 2.0);
+	CHECK_ALLOC(e, tmp = malloc((size_t)sh * sw * 3));
+	TRY(sora_resize_bicubic_rgb(tmp, sw, sh, rgb, w, h, linesize, e));
+	for (int y = 0; y < th; y++)
+		for (int x = 0; x < tw; x++)
+			for (int c = 0; c < 3; c++) {
+				float v = (float)tmp[((size_t)(y + ci) * sw + x + cj) * 3 + c] / 255.0f;
+				out[c * plane + (size_t)y * tw + x] = (v - 0.5f) / 0.5f;
+			}
+	free(tmp);
+	return 0;
+fail:
+	free(tmp);
+	return -1;
 }
 
 /* Opens path for RGB frames and positions it at the first frame at or after start (a stream without

@@ -29,6 +29,12 @@ void sora_resize_crop_plan(int h, int w, int th, int tw, int *sh, int *sw, int *
 void sora_resize_crop_rgb(const uint8_t *rgb, int linesize, int h, int w, int th, int tw, float *out,
 			  size_t plane);
 
+/* An image as the loader prepares it (utils.py resize_crop_to_fill for PIL images): Pillow's BICUBIC
+ * resize to cover th × tw (the same size as for video), the crop's offset int(round((s − t) / 2.0)) (half
+ * to even, unlike the video's floor), ToTensor's /255 of the uint8 result, (x − 0.5) / 0.5. */
+int sora_resize_crop_image(const uint8_t *rgb, int linesize, int h, int w, int th, int tw, float *out,
+			   size_t plane, sora_err *e);
+
 /* The prepared clip: x [3, num_frames, th, tw] in [−1, 1] (malloc'd) from the frames of path within
  * [start, end) seconds, taking the frames that sora_clip_frame_indices gives. */
 typedef struct sora_clip_info {

@@ -2,9 +2,9 @@
 # sora-encode with the tiny fixture T5 and CLIP: kill -9 at several points then re-run (every id exactly
 # once, index consistent, nothing stray), two --shard i/n jobs into one folder, a full disk (a file size
 # limit), hostile rows, derived ids, --t5-trim, --no-prompt-suffix, settings that differ from the
-# dataset's, and --vae: latents of generated clips with the tiny fixture VAE (shape, bucket, rejects, and
-# bit for bit against sora-vae). The dataset is read back with tests/tools/read_shard.py (python3-lmdb +
-# numpy).
+# dataset's, and --vae: latents of generated clips and an image with the tiny fixture VAE (shape, bucket,
+# rejects, and bit for bit against sora-vae). The dataset is read back with tests/tools/read_shard.py
+# (python3-lmdb + numpy).
 . "$(dirname "$0")/lib.sh"
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
@@ -214,6 +214,7 @@ if [ -r "$FX/video/vae_tiny.safetensors" ] && command -v ffmpeg >/dev/null; then
 	ff -f lavfi -i testsrc2=size=80x48:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/exact.mp4"
 	ff -f lavfi -i mandelbrot=size=150x100:rate=30 -frames:v 30 -pix_fmt yuv420p "$T/wide.mp4"
 	ff -f lavfi -i testsrc2=size=32x32:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/tiny.mp4"
+	ff -f lavfi -i testsrc2=size=100x60 -frames:v 1 "$T/still.png"
 	{
 		echo 'id,path,text,start_sec,end_sec'
 		echo "exact,$T/exact.mp4,a test card,,"
@@ -222,11 +223,12 @@ if [ -r "$FX/video/vae_tiny.safetensors" ] && command -v ffmpeg >/dev/null; then
 		echo "short,$T/exact.mp4,too short,0,0.1"
 		echo "tiny,$T/tiny.mp4,too small,,"
 		echo "gone,$T/nowhere.mp4,no file,,"
+		echo "still,$T/still.png,an image,,"
 	} >"$T/clips.csv"
 	venc() { enc $VAE --buckets "$T/b64.json" "$@"; }
 	venc --out "$T/lat" --rejects "$T/lat_rej.csv" <"$T/clips.csv" >"$T/lat.csv" 2>"$T/lat.err"
 	expect "--vae: exit 0" "$?" 0
-	expect "--vae: stored rows" "$($PY "$READ" "$T/lat" --ids | tr '\n' ' ')" "exact ranged wide "
+	expect "--vae: stored rows" "$($PY "$READ" "$T/lat" --ids | tr '\n' ' ')" "exact ranged still wide "
 	got=$($PY "$READ" "$T/lat" | $PY -c '
 import json, sys
 for r in map(json.loads, sys.stdin):
@@ -234,10 +236,11 @@ for r in map(json.loads, sys.stdin):
     print(r["id"], r["tensors"]["latent"], m["bucket"], m["bucket_height"], m["bucket_width"], m["bucket_frames"], m["frame_stride"])')
 	expect "--vae: latent shape and bucket of each row" "$got" "exact [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
 ranged [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
+still [16, 1, 6, 10] 64px/16:9/1 48 80 1 1
 wide [16, 3, 8, 8] 64px/3:2/9 64 64 9 2"
 	expect "--vae: index.json's bucket histogram" \
 		"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["buckets"])' "$T/lat/index.json")" \
-		"{'48x80x9': 2, '64x64x9': 1}"
+		"{'48x80x9': 2, '64x64x9': 1, '48x80x1': 1}"
 	errs=$($PY -c 'import csv,sys; print("|".join(r["id"] + ": " + r["error"].split(": ", 1)[1] for r in csv.DictReader(open(sys.argv[1]))))' "$T/lat_rej.csv")
 	expect "--vae: rejects with their reason" "$errs" "short: too short for any bucket: 3 frames (3 at stride 1)|tiny: too small for any bucket: 32x32 is under 0.8 x 4096 pixels|gone: cannot open: No such file or directory"
 	# A clip already at its bucket's size and rate: the prepared frames are its first 9, exactly, so the

@@ -96,3 +96,23 @@ Test(clip_frames, centre_crop_and_identity)
 		cr_expect_eq(out[4 + y * 2], -1.0f);
 	}
 }
+
+Test(clip_frames, image_crop_rounds_half_to_even)
+{
+	/* 2 × 9 to 2 × 2: no resize (Pillow's bicubic at scale 1 keeps every pixel), and the crop offset is
+	 * round(7 / 2) = 4 for an image where a video frame takes int(7 / 2.0) = 3. */
+	uint8_t rgb[54], r[18];
+	float out[12];
+	sora_err e = {0};
+	for (int i = 0; i < 18; i++)
+		r[i] = (uint8_t)(20 * (i % 9));
+	frame(rgb, 2, 9, r, 0, 255);
+	cr_assert_eq(sora_resize_crop_image(rgb, 27, 2, 9, 2, 2, out, 4, &e), 0, "%s", e.msg);
+	for (size_t y = 0; y < 2; y++) {
+		cr_expect_eq(out[y * 2], (80 / 255.0f - 0.5f) / 0.5f, "%g", out[y * 2]);
+		cr_expect_eq(out[y * 2 + 1], (100 / 255.0f - 0.5f) / 0.5f, "%g", out[y * 2 + 1]);
+		cr_expect_eq(out[8 + y * 2], 1.0f);
+	}
+	sora_resize_crop_rgb(rgb, 27, 2, 9, 2, 2, out, 4);
+	cr_expect_eq(out[0], (60 / 255.0f - 0.5f) / 0.5f, "video: %g", out[0]);
+}
