@@ -13,6 +13,7 @@
 #include "encode/text_encoder.h"
 #include "io/shards.h"
 #include "models/text_clean.h"
+#include "models/weights.h"
 #include "util/cli.h"
 #include "util/clip_range.h"
 #include "util/csv.h"
@@ -27,11 +28,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Open-Sora 2.0's stage-1 table: from the working directory (the repository root, where `make demo` and
  * the pipeline run), else beside the program (bin/../configs). */
 #define SORA_DEFAULT_BUCKETS "configs/buckets/stage1.json"
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static const char *default_buckets(char *buf, size_t n)
 {
@@ -560,7 +568,7 @@ static void run(enc *x, int nargs, char **args)
 int main(int argc, char **argv)
 {
 	enc x = {.batch = 8, .shard_mb = 4096, .buckets_path = SORA_DEFAULT_BUCKETS};
-	char exe_buckets[4096];
+	char exe_buckets[4096], vae_dir_cfg[4096], vae_dir_weights[4096];
 	const sora_opt opts[] = {
 	    {"out", 0, SORA_OPT_STR, &x.out_dir, "DIR",
 	     "the dataset folder (created; a re-run adds the missing rows)"},
@@ -575,8 +583,10 @@ int main(int argc, char **argv)
 	     "store only the prompt's T5 tokens, not all 512 positions (Open-Sora 2.0 trained on all)"},
 	    {"no-prompt-suffix", 0, SORA_OPT_FLAG, &x.no_suffix, NULL,
 	     "encode the caption alone, without \" {fps} FPS, {motion} motion score.\""},
-	    {"vae", 0, SORA_OPT_STR, &x.vae_path, "FILE",
-	     "also store each clip's VAE latent: hunyuan_vae.safetensors (official tensor names)"},
+	    {"vae", 0, SORA_OPT_STR, &x.vae_path, "FILE|DIR",
+	     "also store each clip's VAE latent: hunyuan_vae.safetensors (official tensor names), or a "
+	     "folder "
+	     "with model.safetensors and config.json"},
 	    {"vae-config", 0, SORA_OPT_STR, &x.vae_cfg, "FILE",
 	     "AutoEncoder3DConfig JSON for --vae; none: the released values"},
 	    {"buckets", 0, SORA_OPT_STR, &x.buckets_path, "FILE", "Open-Sora bucket_config for --vae"},
@@ -622,6 +632,14 @@ int main(int argc, char **argv)
 	if (!x.vae_path && (x.vae_cfg || x.vae_sample)) {
 		log_error("--vae-config and --vae-sample need --vae FILE");
 		return SORA_EXIT_USAGE;
+	}
+	if (x.vae_path && is_dir(x.vae_path)) {
+		/* a model folder (sora-mkmodel --kind hunyuan-vae): model.safetensors and config.json */
+		sora_model_files(x.vae_path, vae_dir_cfg, sizeof vae_dir_cfg, vae_dir_weights,
+				 sizeof vae_dir_weights);
+		x.vae_path = vae_dir_weights;
+		if (!x.vae_cfg)
+			x.vae_cfg = vae_dir_cfg;
 	}
 	if (x.vae_path) {
 		if (!strcmp(x.buckets_path, SORA_DEFAULT_BUCKETS))

@@ -110,7 +110,8 @@ encode:
 	free(eps);
 	return 0;
 fail:
-	sora_err_prefix(e, "%s: ", path);
+	if (strncmp(e->msg, path, strlen(path)) != 0) /* the image reader names the file itself */
+		sora_err_prefix(e, "%s: ", path);
 	free(idx);
 	free(x);
 	free(mo);

@@ -280,6 +280,13 @@ PY
 	expect "--vae-sample: seeded" "$sums" "sample differs from mean same seed same eps"
 	venc --out "$T/s1" -q <"$T/one.csv" >/dev/null 2>"$T/s1.err"
 	expect "--vae-sample dataset re-run with the mean: refused" "$?" 1
+	# A model folder as sora-mkmodel writes it: its config.json comes with it.
+	sora-mkmodel --kind hunyuan-vae --config "$(dirname "$0")/../../configs/tiny/hunyuan_vae.json" \
+		--out "$T/vae_dir" -q >/dev/null
+	enc --vae "$T/vae_dir" --buckets "$T/b64.json" --out "$T/vdir" -q <"$T/one.csv" >/dev/null
+	expect "--vae DIR: a sora-mkmodel folder" \
+		"$($PY "$READ" "$T/vdir" | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["tensors"]["latent"])')" \
+		"[16, 3, 6, 10]"
 	enc --vae-config "$FX/video/vae_tiny_config.json" --out "$T/u5" -q <"$T/one.csv" >/dev/null 2>&1
 	expect "--vae-config without --vae: usage error" "$?" 2
 	printf 'id,text\nx,y\n' | venc --out "$T/u6" -q >/dev/null 2>&1
