@@ -1,18 +1,23 @@
 /* sora-encode: captioned rows in, training shards out (T5 and CLIP embeddings of each row's prompt, with
- * the row's fields, in a dataset folder: shards.h, docs/formats.md).
+ * the row's fields, in a dataset folder: shards.h, docs/formats.md). With --vae, each row's clip is also
+ * put in its Open-Sora bucket and encoded to its VAE latent (clip_latent.h), stored in the same record.
  *
  * Not a rowmap program: the models run on batches of rows, and every row goes to one shard writer. Rows
  * are read in order, checked and tokenized; each full batch goes through T5 and CLIP, and its rows are
  * written to the open shard, then to the output CSV (the rows this run added, with `prompt` and
  * `shard`). A row whose id is already in a sealed shard is skipped (counted as filtered), so a re-run
  * after a kill redoes only what was lost. */
+#include "encode/clip_latent.h"
 #include "encode/model_id.h"
 #include "encode/prompt.h"
 #include "encode/text_encoder.h"
 #include "io/shards.h"
 #include "models/text_clean.h"
+#include "models/weights.h"
 #include "util/cli.h"
+#include "util/clip_range.h"
 #include "util/csv.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/progress.h"
 
@@ -23,19 +28,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* Open-Sora 2.0's stage-1 table: from the working directory (the repository root, where `make demo` and
+ * the pipeline run), else beside the program (bin/../configs). */
+#define SORA_DEFAULT_BUCKETS "configs/buckets/stage1.json"
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static const char *default_buckets(char *buf, size_t n)
+{
+	ssize_t len;
+	char *slash;
+	if (access(SORA_DEFAULT_BUCKETS, R_OK) == 0 || n < 64 ||
+	    (len = readlink("/proc/self/exe", buf, n - 40)) <= 0)
+		return SORA_DEFAULT_BUCKETS;
+	buf[len] = 0;
+	if (!(slash = strrchr(buf, '/')))
+		return SORA_DEFAULT_BUCKETS;
+	strcpy(slash, "/../" SORA_DEFAULT_BUCKETS);
+	return access(buf, R_OK) == 0 ? buf : SORA_DEFAULT_BUCKETS;
+}
 
 typedef struct row {
 	sora_fields f;
 	int64_t num; /* 1-based input row, for messages */
 	char *id, *prompt;
 	sora_prompt_tokens tok;
+	sora_clip_latent lat; /* with --vae */
 } row;
 
 typedef struct enc {
 	const char *out_dir, *t5_dir, *clip_dir;
 	int batch, shard_mb, t5_trim, no_suffix;
+	const char *vae_path, *vae_cfg, *buckets_path;
+	int vae_sample, seed;
 	const sora_common_opts *c;
+
+	sora_vae vae;
+	sora_bucket *buckets; /* with --vae */
+	sora_range_cols range;
 
 	sora_text_encoder te;
 	sora_shard_writer *w;
@@ -58,6 +95,7 @@ static void row_free(row *r)
 	sora_fields_free(&r->f);
 	free(r->id);
 	free(r->prompt);
+	sora_clip_latent_free(&r->lat);
 	memset(r, 0, sizeof *r);
 }
 
@@ -81,6 +119,10 @@ static int find_columns(enc *x, sora_err *e)
 		CHECK(e, sora_fields_find(h, h->v[i]) == i, "the input CSV has column '%s' twice", h->v[i]);
 	CHECK(e, x->id >= 0 || x->path >= 0,
 	      "the input CSV has neither an 'id' nor a 'path' column to key rows by");
+	if (x->buckets) {
+		CHECK(e, x->path >= 0, "--vae: the input CSV has no 'path' column to read clips from");
+		sora_range_cols_find(&x->range, h);
+	}
 	if (sora_fields_find(h, "prompt") >= 0 || sora_fields_find(h, "t5_tokens") >= 0)
 		log_info("the input already has a 'prompt' or 't5_tokens' column; replacing it");
 	return 0;
@@ -125,6 +167,22 @@ fail:
 	return -1;
 }
 
+/* The bucket_config object of a buckets file (where it was checked by sora_bucket_load). */
+static cJSON *buckets_json(const char *path, sora_err *e)
+{
+	size_t n;
+	char *text = sora_read_file(path, 1 << 20, "buckets file", &n, e);
+	cJSON *j = text ? cJSON_ParseWithLength(text, n) : NULL, *c = NULL;
+	free(text);
+	CHECK(e, j, "%s: not JSON", path);
+	c = cJSON_GetObjectItemCaseSensitive(j, "bucket_config");
+	c = cJSON_Duplicate(c ? c : j, 1);
+	CHECK_ALLOC(e, c);
+fail:
+	cJSON_Delete(j);
+	return c;
+}
+
 /* What describes the rows' tensors in index.json: a dataset is only ever added to with the same. */
 static cJSON *describe(const enc *x, sora_err *e)
 {
@@ -143,6 +201,20 @@ static cJSON *describe(const enc *x, sora_err *e)
 	CHECK_ALLOC(e, cJSON_AddStringToObject(d, "prompt",
 					       x->no_suffix ? "caption"
 							    : "caption + Open-Sora 2.0 suffix (fps_max 24)"));
+	if (x->buckets) {
+		cJSON *vae = cJSON_AddObjectToObject(d, "latent"), *bk;
+		CHECK_ALLOC(e, vae);
+		TRY(sora_model_id_files(x->vae_cfg, x->vae_path, vae, e));
+		CHECK_ALLOC(e, cJSON_AddNumberToObject(vae, "channels", x->vae.cfg.latent_channels) &&
+				   cJSON_AddNumberToObject(vae, "scale_factor", x->vae.cfg.scale_factor) &&
+				   cJSON_AddStringToObject(vae, "z", x->vae_sample ? "sample" : "mean") &&
+				   cJSON_AddStringToObject(vae, "dtype", "BF16"));
+		if (x->vae_sample)
+			CHECK_ALLOC(e, cJSON_AddNumberToObject(vae, "seed", x->seed));
+		if (!(bk = buckets_json(x->buckets_path, e)))
+			goto fail;
+		CHECK_ALLOC(e, cJSON_AddItemToObject(vae, "bucket_config", bk));
+	}
 	return d;
 fail:
 	cJSON_Delete(d);
@@ -185,6 +257,16 @@ fail:
 	return -1;
 }
 
+/* ε's seed for --vae-sample: the row's id hashed with --seed, so a row draws the same ε whatever its
+ * position in the input. */
+static uint64_t id_seed(const char *id, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 0x100000001b3ull;
+	return h;
+}
+
 /* Checks and tokenizes row r into the next batch slot: 0 taken, 1 already in the dataset, -1 rejected. */
 static int take_row(enc *x, row *r, sora_err *e)
 {
@@ -212,6 +294,19 @@ static int take_row(enc *x, row *r, sora_err *e)
 			      x->motion >= 0 && !x->no_suffix ? v[x->motion] : NULL, SORA_FPS_MAX, &r->prompt,
 			      e));
 	TRY(sora_text_encoder_tokenize(&x->te, x->nrows, r->prompt, &r->tok, e));
+	if (x->buckets) {
+		double start, end;
+		const sora_clip_latent_opts o = {
+		    .vae = &x->vae,
+		    .buckets = x->buckets,
+		    .bucket_seed =
+			(uint64_t)x->seed + (uint64_t)(r->num - 1) * (uint64_t)x->buckets->num_bucket,
+		    .sample = x->vae_sample,
+		    .eps_seed = id_seed(r->id, (uint64_t)x->seed),
+		};
+		TRY(sora_row_range(&x->range, &r->f, &start, &end, e));
+		TRY(sora_clip_latent_make(&o, v[x->path], start, end, &r->lat, e));
+	}
 	return 0;
 fail:
 	return -1;
@@ -236,36 +331,51 @@ static void reject(enc *x, row *r, const sora_err *err)
 	fflush(x->rej);
 }
 
-/* The histogram key of a row: height x width x num_frames. */
+/* The histogram key of a row: height x width x num_frames (of its bucket with --vae, else its columns). */
 static void bucket_of(const enc *x, const row *r, char *buf, size_t n)
 {
-	if (x->height < 0 || x->width < 0 || x->frames < 0 || !r->f.v[x->height][0] || !r->f.v[x->width][0] ||
-	    !r->f.v[x->frames][0])
+	if (x->buckets)
+		snprintf(buf, n, "%dx%dx%d", r->lat.h, r->lat.w, r->lat.t);
+	else if (x->height < 0 || x->width < 0 || x->frames < 0 || !r->f.v[x->height][0] ||
+		 !r->f.v[x->width][0] || !r->f.v[x->frames][0])
 		snprintf(buf, n, "unknown");
 	else
 		snprintf(buf, n, "%.20sx%.20sx%.20s", r->f.v[x->height], r->f.v[x->width], r->f.v[x->frames]);
 }
 
-/* One row's record: `t5` [L, d_model] (L = its tokens with --t5-trim), `clip` [hidden], both bf16; the
- * CSV fields, `prompt` and `t5_tokens` as metadata. */
+/* The metadata keys sora-encode sets itself; a CSV column of the same name is replaced. */
+static const char *const own_keys[] = {"prompt",       "t5_tokens",     "bucket",       "bucket_height",
+				       "bucket_width", "bucket_frames", "frame_stride", NULL};
+
+static int own_key(const char *k)
+{
+	for (int i = 0; own_keys[i]; i++)
+		if (!strcmp(k, own_keys[i]))
+			return 1;
+	return 0;
+}
+
+/* One row's record: `t5` [L, d_model] (L = its tokens with --t5-trim), `clip` [hidden], both bf16, and
+ * with --vae `latent` [C, t, h, w] bf16; the CSV fields, `prompt`, `t5_tokens` and the bucket as
+ * metadata. */
 static int write_row(enc *x, int b, sora_err *e)
 {
 	row *r = &x->rows[b];
 	const int D = x->te.t5.cfg.d_model, C = x->te.clip.cfg.hidden,
 		  L = x->t5_trim ? r->tok.t5 : x->te.t5_len;
-	const char **meta = calloc(2 * (size_t)x->header.n + 6, sizeof *meta);
-	sora_tensor t[2] = {0};
-	const char *names[2] = {"t5", "clip"};
+	const char **meta = calloc(2 * (size_t)x->header.n + 16, sizeof *meta);
+	sora_tensor t[3] = {0};
+	const char *names[3] = {"t5", "clip", "latent"};
 	void *blob = NULL;
 	size_t size, k = 0;
-	char ntok[16], bucket[80];
+	char ntok[16], bucket[80], bname[96], bh[16], bw[16], bt[16], bs[16];
 	CHECK_ALLOC(e, meta);
 	TRY(sora_tensor_alloc(&t[0], SORA_BF16, 2, (int64_t[]){L, D}, e));
 	TRY(sora_tensor_alloc(&t[1], SORA_BF16, 1, (int64_t[]){C}, e));
 	TRY(sora_from_f32(t[0].data, SORA_BF16, sora_text_encoder_t5(&x->te, b), (size_t)L * D, e));
 	TRY(sora_from_f32(t[1].data, SORA_BF16, sora_text_encoder_clip(&x->te, b), (size_t)C, e));
 	for (int i = 0; i < x->header.n; i++)
-		if (strcmp(x->header.v[i], "prompt") != 0 && strcmp(x->header.v[i], "t5_tokens") != 0) {
+		if (!own_key(x->header.v[i])) {
 			meta[k++] = x->header.v[i];
 			meta[k++] = r->f.v[i];
 		}
@@ -274,7 +384,20 @@ static int write_row(enc *x, int b, sora_err *e)
 	meta[k++] = r->prompt;
 	meta[k++] = "t5_tokens";
 	meta[k++] = ntok;
-	TRY(sora_blob_encode(names, t, 2, meta, &blob, &size, e));
+	if (x->buckets) {
+		const sora_clip_latent *l = &r->lat;
+		snprintf(bname, sizeof bname, "%.31s/%.15s/%d", l->bucket.resolution, l->bucket.ratio, l->t);
+		snprintf(bh, sizeof bh, "%d", l->h);
+		snprintf(bw, sizeof bw, "%d", l->w);
+		snprintf(bt, sizeof bt, "%d", l->t);
+		snprintf(bs, sizeof bs, "%d", l->stride);
+		const char *kv[] = {"bucket",        bname, "bucket_height", bh, "bucket_width", bw,
+				    "bucket_frames", bt,    "frame_stride",  bs};
+		for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+			meta[k++] = kv[i];
+		t[2] = l->z; /* borrowed: row_free frees it */
+	}
+	TRY(sora_blob_encode(names, t, x->buckets ? 3 : 2, meta, &blob, &size, e));
 	bucket_of(x, r, bucket, sizeof bucket);
 	TRY(sora_shard_writer_put(x->w, r->id, blob, size, bucket, e));
 	sora_tensor_free(&t[0]);
@@ -444,7 +567,8 @@ static void run(enc *x, int nargs, char **args)
 
 int main(int argc, char **argv)
 {
-	enc x = {.batch = 8, .shard_mb = 4096};
+	enc x = {.batch = 8, .shard_mb = 4096, .buckets_path = SORA_DEFAULT_BUCKETS};
+	char exe_buckets[4096], vae_dir_cfg[4096], vae_dir_weights[4096];
 	const sora_opt opts[] = {
 	    {"out", 0, SORA_OPT_STR, &x.out_dir, "DIR",
 	     "the dataset folder (created; a re-run adds the missing rows)"},
@@ -459,6 +583,16 @@ int main(int argc, char **argv)
 	     "store only the prompt's T5 tokens, not all 512 positions (Open-Sora 2.0 trained on all)"},
 	    {"no-prompt-suffix", 0, SORA_OPT_FLAG, &x.no_suffix, NULL,
 	     "encode the caption alone, without \" {fps} FPS, {motion} motion score.\""},
+	    {"vae", 0, SORA_OPT_STR, &x.vae_path, "FILE|DIR",
+	     "also store each clip's VAE latent: hunyuan_vae.safetensors (official tensor names), or a "
+	     "folder "
+	     "with model.safetensors and config.json"},
+	    {"vae-config", 0, SORA_OPT_STR, &x.vae_cfg, "FILE",
+	     "AutoEncoder3DConfig JSON for --vae; none: the released values"},
+	    {"buckets", 0, SORA_OPT_STR, &x.buckets_path, "FILE", "Open-Sora bucket_config for --vae"},
+	    {"vae-sample", 0, SORA_OPT_FLAG, &x.vae_sample, NULL,
+	     "latent = scale * (mean + std * eps), eps seeded by --seed and the row's id; else scale * mean"},
+	    {"seed", 0, SORA_OPT_INT, &x.seed, "N", "seed of the bucket draw and of --vae-sample's eps"},
 	    {0},
 	};
 	const sora_cli cli = {
@@ -495,6 +629,28 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	omp_set_num_threads(c.threads);
 	openblas_set_num_threads(c.threads);
+	if (!x.vae_path && (x.vae_cfg || x.vae_sample)) {
+		log_error("--vae-config and --vae-sample need --vae FILE");
+		return SORA_EXIT_USAGE;
+	}
+	if (x.vae_path && is_dir(x.vae_path)) {
+		/* a model folder (sora-mkmodel --kind hunyuan-vae): model.safetensors and config.json */
+		sora_model_files(x.vae_path, vae_dir_cfg, sizeof vae_dir_cfg, vae_dir_weights,
+				 sizeof vae_dir_weights);
+		x.vae_path = vae_dir_weights;
+		if (!x.vae_cfg)
+			x.vae_cfg = vae_dir_cfg;
+	}
+	if (x.vae_path) {
+		if (!strcmp(x.buckets_path, SORA_DEFAULT_BUCKETS))
+			x.buckets_path = default_buckets(exe_buckets, sizeof exe_buckets);
+		if (!(x.buckets = malloc(sizeof *x.buckets)) ||
+		    sora_bucket_load(x.buckets, x.buckets_path, &e) < 0 ||
+		    sora_vae_load(&x.vae, x.vae_path, x.vae_cfg, &e) < 0) {
+			log_error("%s", x.buckets ? e.msg : "out of memory");
+			goto done;
+		}
+	}
 	if (sora_text_encoder_load(&x.te, x.t5_dir, x.clip_dir, x.batch, &e) < 0 ||
 	    !(desc = describe(&x, &e)) ||
 	    sora_shard_writer_open(&x.w, x.out_dir, desc, (int64_t)x.shard_mb << 20, &removed, &e) < 0) {
@@ -545,6 +701,9 @@ done:
 	free(x.rows);
 	cJSON_Delete(desc);
 	sora_text_encoder_free(&x.te);
+	if (x.buckets)
+		sora_vae_free(&x.vae);
+	free(x.buckets);
 	sora_fields_free(&x.header);
 	if (x.out && x.out != stdout)
 		fclose(x.out);

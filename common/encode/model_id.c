@@ -42,16 +42,24 @@ fail:
 
 int sora_model_id(const char *dir, cJSON *obj, sora_err *e)
 {
-	char config[4096], weights[4096], hex[17];
+	char config[4096], weights[4096];
+	sora_model_files(dir, config, sizeof config, weights, sizeof weights);
+	return sora_model_id_files(config, weights, obj, e);
+}
+
+int sora_model_id_files(const char *config, const char *weights, cJSON *obj, sora_err *e)
+{
+	char hex[17];
 	size_t n = 0, wl;
 	unsigned char *buf;
-	sora_model_files(dir, config, sizeof config, weights, sizeof weights);
-	buf = (unsigned char *)sora_read_file(config, 16 << 20, "model config", &n, e);
-	if (!buf)
-		return -1;
-	fnv1a_hex(hex, buf, n);
-	free(buf);
-	CHECK_ALLOC(e, cJSON_AddStringToObject(obj, "config_fnv1a64", hex));
+	if (config) {
+		buf = (unsigned char *)sora_read_file(config, 16 << 20, "model config", &n, e);
+		if (!buf)
+			return -1;
+		fnv1a_hex(hex, buf, n);
+		free(buf);
+		CHECK_ALLOC(e, cJSON_AddStringToObject(obj, "config_fnv1a64", hex));
+	}
 	wl = strlen(weights);
 	if (wl > 11 && !strcmp(weights + wl - 11, ".index.json"))
 		buf = (unsigned char *)sora_read_file(weights, 64 << 20, "checkpoint index", &n, e);

@@ -11,5 +11,8 @@
 
 /* Adds "config_fnv1a64" and "weights_header_fnv1a64" of model folder dir to obj. */
 int sora_model_id(const char *dir, cJSON *obj, sora_err *e);
+/* The same from the files themselves (a single-file checkpoint such as the VAE's); config may be NULL (no
+ * config file: only the weights' hash). */
+int sora_model_id_files(const char *config, const char *weights, cJSON *obj, sora_err *e);
 
 #endif

@@ -2,7 +2,9 @@
 # sora-encode with the tiny fixture T5 and CLIP: kill -9 at several points then re-run (every id exactly
 # once, index consistent, nothing stray), two --shard i/n jobs into one folder, a full disk (a file size
 # limit), hostile rows, derived ids, --t5-trim, --no-prompt-suffix, settings that differ from the
-# dataset's. The dataset is read back with tests/tools/read_shard.py (python3-lmdb + numpy).
+# dataset's, and --vae: latents of generated clips and an image with the tiny fixture VAE (shape, bucket,
+# rejects, and bit for bit against sora-vae). The dataset is read back with tests/tools/read_shard.py
+# (python3-lmdb + numpy).
 . "$(dirname "$0")/lib.sh"
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
@@ -203,5 +205,94 @@ expect "no --out: usage error" "$?" 2
 sora-encode --out "$T/u3" --t5 "$T/nowhere" --clip "$T/clip" <"$T/noid.csv" >/dev/null 2>"$T/nowhere.err"
 expect "missing model: exit 1" "$?" 1
 expect "missing model: names the file" "$(grep -c 'nowhere/spiece.model' "$T/nowhere.err")" 1
+
+# ---- --vae: latents of generated clips with the tiny fixture VAE, in a small bucket table ----
+VAE="--vae $FX/video/vae_tiny.safetensors --vae-config $FX/video/vae_tiny_config.json"
+if [ -r "$FX/video/vae_tiny.safetensors" ] && command -v ffmpeg >/dev/null; then
+	# 64px: 16:9 is 48x80, 1:1 64x64; frame counts 1, 5, 9.
+	echo '{"bucket_config": {"64px": {"1": [1.0, 1], "5": [1.0, 1], "9": [1.0, 1]}}}' >"$T/b64.json"
+	ff -f lavfi -i testsrc2=size=80x48:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/exact.mp4"
+	ff -f lavfi -i mandelbrot=size=150x100:rate=30 -frames:v 30 -pix_fmt yuv420p "$T/wide.mp4"
+	ff -f lavfi -i testsrc2=size=32x32:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/tiny.mp4"
+	ff -f lavfi -i testsrc2=size=100x60 -frames:v 1 "$T/still.png"
+	{
+		echo 'id,path,text,start_sec,end_sec'
+		echo "exact,$T/exact.mp4,a test card,,"
+		echo "wide,$T/wide.mp4,a fractal,,"
+		echo "ranged,$T/exact.mp4,a test card,0.125,0.5"
+		echo "short,$T/exact.mp4,too short,0,0.1"
+		echo "tiny,$T/tiny.mp4,too small,,"
+		echo "gone,$T/nowhere.mp4,no file,,"
+		echo "still,$T/still.png,an image,,"
+	} >"$T/clips.csv"
+	venc() { enc $VAE --buckets "$T/b64.json" "$@"; }
+	venc --out "$T/lat" --rejects "$T/lat_rej.csv" <"$T/clips.csv" >"$T/lat.csv" 2>"$T/lat.err"
+	expect "--vae: exit 0" "$?" 0
+	expect "--vae: stored rows" "$($PY "$READ" "$T/lat" --ids | tr '\n' ' ')" "exact ranged still wide "
+	got=$($PY "$READ" "$T/lat" | $PY -c '
+import json, sys
+for r in map(json.loads, sys.stdin):
+    m = r["metadata"]
+    print(r["id"], r["tensors"]["latent"], m["bucket"], m["bucket_height"], m["bucket_width"], m["bucket_frames"], m["frame_stride"])')
+	expect "--vae: latent shape and bucket of each row" "$got" "exact [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
+ranged [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
+still [16, 1, 6, 10] 64px/16:9/1 48 80 1 1
+wide [16, 3, 8, 8] 64px/3:2/9 64 64 9 2"
+	expect "--vae: index.json's bucket histogram" \
+		"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["buckets"])' "$T/lat/index.json")" \
+		"{'48x80x9': 2, '64x64x9': 1, '48x80x1': 1}"
+	errs=$($PY -c 'import csv,sys; print("|".join(r["id"] + ": " + r["error"].split(": ", 1)[1] for r in csv.DictReader(open(sys.argv[1]))))' "$T/lat_rej.csv")
+	expect "--vae: rejects with their reason" "$errs" "short: too short for any bucket: 3 frames (3 at stride 1)|tiny: too small for any bucket: 32x32 is under 0.8 x 4096 pixels|gone: cannot open: No such file or directory"
+	# A clip already at its bucket's size and rate: the prepared frames are its first 9, exactly, so the
+	# stored latent is sora-vae's z of them rounded to bf16 (nearest even), bit for bit (both on one
+	# thread: OpenBLAS's sums depend on the thread count, and sora-vae takes it from the environment).
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sora-vae encode $VAE --frames 9 -o "$T/exact_ref.safetensors" "$T/exact.mp4" 2>/dev/null
+	cmp=$($PY - "$READ" "$T/lat" "$T/exact_ref.safetensors" <<'PY'
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+got = {rid: a["latent"] for rid, a, _ in m.rows(sys.argv[2])}["exact"]
+z = m.parse_blob(open(sys.argv[3], "rb").read())[0]["z"][0].astype("<f4")
+u = z.view("<u4").astype(np.uint64)
+bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u4") << 16
+want = bf.astype("<u4").view("<f4")
+print("equal" if got.shape == want.shape and np.array_equal(got.view("<u4"), want.view("<u4")) else
+      "differ: max %g" % float(np.abs(got - z).max()))
+PY
+)
+	expect "--vae: the stored latent is sora-vae encode's z of the same frames, bit for bit" "$cmp" equal
+	# --vae-sample: another latent, the same on a re-run; a re-run of the same dataset adds nothing.
+	head -2 "$T/clips.csv" >"$T/one.csv"
+	venc --out "$T/s1" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
+	venc --out "$T/s2" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
+	sums=$($PY - "$READ" "$T/lat" "$T/s1" "$T/s2" <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+lat = [{rid: a["latent"] for rid, a, _ in m.rows(d)}["exact"] for d in sys.argv[2:]]
+print("sample differs from mean" if (lat[0] != lat[1]).any() else "sample equals mean",
+      "same seed same eps" if (lat[1] == lat[2]).all() else "same seed other eps")
+PY
+)
+	expect "--vae-sample: seeded" "$sums" "sample differs from mean same seed same eps"
+	venc --out "$T/s1" -q <"$T/one.csv" >/dev/null 2>"$T/s1.err"
+	expect "--vae-sample dataset re-run with the mean: refused" "$?" 1
+	# A model folder as sora-mkmodel writes it: its config.json comes with it.
+	sora-mkmodel --kind hunyuan-vae --config "$(dirname "$0")/../../configs/tiny/hunyuan_vae.json" \
+		--out "$T/vae_dir" -q >/dev/null
+	enc --vae "$T/vae_dir" --buckets "$T/b64.json" --out "$T/vdir" -q <"$T/one.csv" >/dev/null
+	expect "--vae DIR: a sora-mkmodel folder" \
+		"$($PY "$READ" "$T/vdir" | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["tensors"]["latent"])')" \
+		"[16, 3, 6, 10]"
+	enc --vae-config "$FX/video/vae_tiny_config.json" --out "$T/u5" -q <"$T/one.csv" >/dev/null 2>&1
+	expect "--vae-config without --vae: usage error" "$?" 2
+	printf 'id,text\nx,y\n' | venc --out "$T/u6" -q >/dev/null 2>&1
+	expect "--vae without a path column: usage error" "$?" 2
+else
+	skip "encode --vae" "the tiny VAE fixture or ffmpeg is missing"
+fi
 
 exit $((FAILS > 0))
