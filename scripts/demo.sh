@@ -26,8 +26,8 @@ ff -f lavfi -i testsrc2=s=320x180:r=25:d=3 -f lavfi -i smptebars=s=320x180:r=25:
 	-filter_complex "[2]trim=duration=3,setpts=PTS-STARTPTS[m];[0][1][m]concat=n=3:v=1" \
 	-c:v libx264 -pix_fmt yuv420p "$D/videos/three_shots.mp4"
 # A fade to black and back between two shots.
-ff -f lavfi -i testsrc2=s=320x180:r=25:d=3 -f lavfi -i mandelbrot=s=320x180:r=25 \
-	-filter_complex "[0]fade=out:st=2:d=1[a];[1]trim=duration=3,setpts=PTS-STARTPTS,fade=in:st=0:d=1[b];[a][b]concat=n=2:v=1" \
+ff -f lavfi -i testsrc2=s=320x180:r=25:d=4.5 -f lavfi -i mandelbrot=s=320x180:r=25 \
+	-filter_complex "[0]fade=out:st=3.5:d=1[a];[1]trim=duration=4.5,setpts=PTS-STARTPTS,fade=in:st=0:d=1[b];[a][b]concat=n=2:v=1" \
 	-c:v libx264 -pix_fmt yuv420p "$D/videos/fade.mp4"
 # A camera pan across a still picture, a cut to a still frame, a cut to Conway's life (motion everywhere).
 ff -f lavfi -i "mandelbrot=s=640x180:r=25,trim=end_frame=1,loop=loop=74:size=1,crop=320:180:'t*100':0" \
@@ -38,12 +38,14 @@ ff -f lavfi -i "mandelbrot=s=640x180:r=25,trim=end_frame=1,loop=loop=74:size=1,c
 ff -f lavfi -i smptebars=s=180x320:r=30:d=3 -c:v libx264 -pix_fmt yuv420p10le "$D/videos/phone/portrait.mp4"
 head -c 5000 "$D/videos/three_shots.mp4" >"$D/videos/broken.mp4"
 
-step "tiny random encoders: sora-mkmodel --kind t5 / clip-text (configs/tiny/)"
+step "tiny random models: sora-mkmodel --kind t5 / clip-text / hunyuan-vae (configs/tiny/)"
 "$BIN/sora-mkmodel" -q --kind t5 --config configs/tiny/t5.json --out "$D/models/t5"
 "$BIN/sora-mkmodel" -q --kind clip-text --config configs/tiny/clip_text.json --out "$D/models/clip"
+"$BIN/sora-mkmodel" -q --kind hunyuan-vae --config configs/tiny/hunyuan_vae.json --out "$D/models/vae"
 
 PIPE=(make --no-print-directory -f configs/pipeline.mk BIN="$BIN" VIDEOS="$D/videos" OUT="$W" SHARDS=2
-	SPLIT_ARGS="--min-sec 1" FILTER="'num_frames >= 25' 'black_ratio < 0.5' 'score_vmafmotion >= 0.5'" THREADS=1 T5="$D/models/t5" CLIP="$D/models/clip")
+	SPLIT_ARGS="--min-sec 1" FILTER="'num_frames >= 25' 'black_ratio < 0.5' 'score_vmafmotion >= 0.5'" THREADS=1 T5="$D/models/t5" CLIP="$D/models/clip"
+	ENCODE_ARGS="--vae $D/models/vae --buckets configs/buckets/demo.json")
 
 step "configs/pipeline.mk, 2 shards: probe -> split -> score -> filter (still shots out: motion < 0.5)"
 "${PIPE[@]}" -j2 kept >/dev/null
