@@ -130,7 +130,7 @@ test-asan:
 	@$(MAKE) --no-print-directory deps
 	@rm -rf build/asan/san-logs && mkdir -p build/asan/san-logs
 	@ASAN_OPTIONS=log_path=$(abspath build/asan/san-logs)/asan:detect_leaks=1 \
-	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	 UBSAN_OPTIONS=log_path=$(abspath build/asan/san-logs)/ubsan:print_stacktrace=1 \
 	 SORA_SAN_LOGS=$(abspath build/asan/san-logs) \
 	 $(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin CFLAGS="-O1 -g" \
