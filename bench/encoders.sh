@@ -15,7 +15,9 @@ THREADS=${THREADS:-$(nproc)}
 RUNS=${RUNS:-3}
 ROUNDS=${ROUNDS:-1}
 MODELS=${MODELS:-t5 clip_text clip_vision}
-export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+# Idle OpenMP workers sleep instead of spinning (both sides use libgomp): spinning ones steal the cores
+# from the OpenBLAS threads of the next matmul (CLIP vision ran at half speed here with the default).
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 T=$(mktemp -d /tmp/sora-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
