@@ -5,6 +5,7 @@
  *   sora-vae decode --vae F --in F.safetensors [--tensor z] -o OUT.{mp4,png,safetensors}
  *   sora-vae check --vae F   (names and shapes from the header only; prints the parameter count)
  */
+#include "infer/sample_save.h"
 #include "io/image_file.h"
 #include "io/safetensors.h"
 #include "io/video.h"
@@ -12,8 +13,6 @@
 #include "util/cli.h"
 #include "util/log.h"
 
-#include <libavcodec/avcodec.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,54 +203,6 @@ fail:
 	return -1;
 }
 
-/* One RGB frame as a PNG file (libavcodec's png encoder). */
-static int write_png(const char *path, const uint8_t *rgb, int w, int h, sora_err *e)
-{
-	AVCodecContext *c = NULL;
-	AVFrame *f = NULL;
-	AVPacket *pkt = NULL;
-	FILE *fp = NULL;
-	int rc = -1;
-	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
-	CHECK(e, codec, "FFmpeg has no png encoder");
-	CHECK_ALLOC(e, c = avcodec_alloc_context3(codec));
-	c->width = w, c->height = h, c->pix_fmt = AV_PIX_FMT_RGB24, c->time_base = (AVRational){1, 25};
-	CHECK_AV(e, avcodec_open2(c, codec, NULL), "cannot open the PNG encoder");
-	CHECK_ALLOC(e, f = av_frame_alloc());
-	f->width = w, f->height = h, f->format = AV_PIX_FMT_RGB24;
-	CHECK_AV(e, av_frame_get_buffer(f, 0), "cannot allocate a frame");
-	for (int y = 0; y < h; y++)
-		memcpy(f->data[0] + (size_t)y * f->linesize[0], rgb + (size_t)y * w * 3, (size_t)w * 3);
-	CHECK_ALLOC(e, pkt = av_packet_alloc());
-	CHECK_AV(e, avcodec_send_frame(c, f), "PNG encode");
-	CHECK_AV(e, avcodec_receive_packet(c, pkt), "PNG encode");
-	CHECK_SYS(e, (fp = fopen(path, "wb")) ? 0 : -1, path);
-	CHECK_SYS(e, fwrite(pkt->data, 1, (size_t)pkt->size, fp) == (size_t)pkt->size ? 0 : -1, path);
-	CHECK_SYS(e, fclose(fp), path);
-	fp = NULL;
-	rc = 0;
-fail:
-	if (fp)
-		fclose(fp);
-	av_packet_free(&pkt);
-	av_frame_free(&f);
-	avcodec_free_context(&c);
-	return rc;
-}
-
-/* Frame t of video [3, T, H, W] in [−1, 1] as RGB24 (clamped, rounded as (x + 1)/2 · 255). */
-static void get_frame(uint8_t *rgb, const float *v, int t, int T, int H, int W)
-{
-	for (int h = 0; h < H; h++)
-		for (int w = 0; w < W; w++)
-			for (int c = 0; c < 3; c++) {
-				float x = (v[(((size_t)c * T + t) * H + h) * W + w] + 1) * 0.5f * 255.0f;
-				rgb[((size_t)h * W + w) * 3 + c] = (uint8_t)(x < 0     ? 0
-									     : x > 255 ? 255
-										       : lrintf(x));
-			}
-}
-
 static int write_video(const char *out, const float *v, const int vd[4], int fps, sora_err *e)
 {
 	uint8_t *rgb = NULL;
@@ -270,14 +221,14 @@ static int write_video(const char *out, const float *v, const int vd[4], int fps
 				snprintf(path, sizeof path, out, t);
 			else
 				snprintf(path, sizeof path, "%s", out);
-			get_frame(rgb, v, t, T, H, W);
-			TRY(write_png(path, rgb, W, H, e));
+			sora_sample_frame(rgb, v, t, T, H, W);
+			TRY(sora_image_save_png(path, rgb, W, H, e));
 		}
 	} else {
 		sora_writer_opts o = {.width = W, .height = H, .fps_num = fps, .fps_den = 1};
 		TRY(sora_video_writer_open(&w, out, &o, e));
 		for (int t = 0; t < T; t++) {
-			get_frame(rgb, v, t, T, H, W);
+			sora_sample_frame(rgb, v, t, T, H, W);
 			if (sora_video_writer_put_rgb(w, rgb, W * 3, e) < 0)
 				goto fail;
 		}
@@ -314,7 +265,7 @@ static int put_frames(void *ctx, const float *f, int n, int first, int C, int H,
 		TRY(sora_video_writer_open(&k->w, k->path, &o, e));
 	}
 	for (int t = 0; t < n; t++) {
-		get_frame(k->rgb, f, t, n, H, W);
+		sora_sample_frame(k->rgb, f, t, n, H, W);
 		TRY(sora_video_writer_put_rgb(k->w, k->rgb, W * 3, e));
 	}
 	log_debug("frames %d..%d written", first, first + n - 1);

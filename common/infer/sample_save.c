@@ -1,9 +1,9 @@
 #include "sample_save.h"
 
+#include "../io/image_file.h"
 #include "../io/video.h"
 
 #include <errno.h>
-#include <libavcodec/avcodec.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,47 +43,13 @@ fail:
 	return -1;
 }
 
-static void get_frame(uint8_t *rgb, const float *v, int t, int T, int H, int W)
+void sora_sample_frame(uint8_t *rgb, const float *v, int t, int T, int H, int W)
 {
 	for (int h = 0; h < H; h++)
 		for (int w = 0; w < W; w++)
 			for (int c = 0; c < 3; c++)
 				rgb[((size_t)h * W + w) * 3 + c] =
 				    sora_sample_to_u8(v[(((size_t)c * T + t) * H + h) * W + w]);
-}
-
-static int write_png(const char *path, const uint8_t *rgb, int w, int h, sora_err *e)
-{
-	AVCodecContext *c = NULL;
-	AVFrame *f = NULL;
-	AVPacket *pkt = NULL;
-	FILE *fp = NULL;
-	int rc = -1;
-	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
-	CHECK(e, codec, "FFmpeg has no png encoder");
-	CHECK_ALLOC(e, c = avcodec_alloc_context3(codec));
-	c->width = w, c->height = h, c->pix_fmt = AV_PIX_FMT_RGB24, c->time_base = (AVRational){1, 25};
-	CHECK_AV(e, avcodec_open2(c, codec, NULL), "cannot open the PNG encoder");
-	CHECK_ALLOC(e, f = av_frame_alloc());
-	f->width = w, f->height = h, f->format = AV_PIX_FMT_RGB24;
-	CHECK_AV(e, av_frame_get_buffer(f, 0), "cannot allocate a frame");
-	for (int y = 0; y < h; y++)
-		memcpy(f->data[0] + (size_t)y * f->linesize[0], rgb + (size_t)y * w * 3, (size_t)w * 3);
-	CHECK_ALLOC(e, pkt = av_packet_alloc());
-	CHECK_AV(e, avcodec_send_frame(c, f), "PNG encode");
-	CHECK_AV(e, avcodec_receive_packet(c, pkt), "PNG encode");
-	CHECK_SYS(e, (fp = fopen(path, "wb")) ? 0 : -1, path);
-	CHECK_SYS(e, fwrite(pkt->data, 1, (size_t)pkt->size, fp) == (size_t)pkt->size ? 0 : -1, path);
-	CHECK_SYS(e, fclose(fp), path);
-	fp = NULL;
-	rc = 0;
-fail:
-	if (fp)
-		fclose(fp);
-	av_packet_free(&pkt);
-	av_frame_free(&f);
-	avcodec_free_context(&c);
-	return rc;
 }
 
 static int write_mp4(const char *path, const float *v, int T, int H, int W, int fps, uint8_t *rgb,
@@ -93,7 +59,7 @@ static int write_mp4(const char *path, const float *v, int T, int H, int W, int 
 	const sora_writer_opts o = {.width = W, .height = H, .fps_num = fps, .fps_den = 1, .crf = 23};
 	TRY(sora_video_writer_open(&w, path, &o, e));
 	for (int t = 0; t < T; t++) {
-		get_frame(rgb, v, t, T, H, W);
+		sora_sample_frame(rgb, v, t, T, H, W);
 		if (sora_video_writer_put_rgb(w, rgb, W * 3, e) < 0) {
 			sora_err ignore = {0};
 			sora_video_writer_close(w, &ignore);
@@ -118,8 +84,8 @@ int sora_sample_save(const char *base, const float *video, int T, int H, int W, 
 	TRY(sora_mkdirs_for(path, e));
 	CHECK_ALLOC(e, rgb = malloc((size_t)H * W * 3));
 	if (T == 1) {
-		get_frame(rgb, video, 0, 1, H, W);
-		TRY(write_png(path, rgb, W, H, e));
+		sora_sample_frame(rgb, video, 0, 1, H, W);
+		TRY(sora_image_save_png(path, rgb, W, H, e));
 	} else {
 		TRY(write_mp4(path, video, T, H, W, fps, rgb, e));
 	}

@@ -10,6 +10,8 @@
 
 /* One value of the video as the reference's uint8. */
 uint8_t sora_sample_to_u8(float x);
+/* Frame t of video [3, T, H, W] as packed RGB24 of those values. */
+void sora_sample_frame(uint8_t *rgb, const float *video, int t, int T, int H, int W);
 
 /* video [3, T, H, W] → base.mp4 (T > 1) or base.png (T = 1), and base.txt holding the prompt (no newline,
  * as the reference writes it); path receives the media file's name (n bytes). */

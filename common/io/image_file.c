@@ -5,7 +5,9 @@
 #include <libavutil/avstring.h>
 #include <libavutil/error.h>
 #include <libswscale/swscale.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* The first frame the decoder gives for the stream's packets (one packet for a still image). */
@@ -115,4 +117,38 @@ fail:
 	av_free(url);
 	sora_err_prefix(e, "%s: ", path);
 	return -1;
+}
+
+int sora_image_save_png(const char *path, const uint8_t *rgb, int w, int h, sora_err *e)
+{
+	AVCodecContext *c = NULL;
+	AVFrame *f = NULL;
+	AVPacket *pkt = NULL;
+	FILE *fp = NULL;
+	int rc = -1;
+	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+	CHECK(e, codec, "FFmpeg has no png encoder");
+	CHECK_ALLOC(e, c = avcodec_alloc_context3(codec));
+	c->width = w, c->height = h, c->pix_fmt = AV_PIX_FMT_RGB24, c->time_base = (AVRational){1, 25};
+	CHECK_AV(e, avcodec_open2(c, codec, NULL), "cannot open the PNG encoder");
+	CHECK_ALLOC(e, f = av_frame_alloc());
+	f->width = w, f->height = h, f->format = AV_PIX_FMT_RGB24;
+	CHECK_AV(e, av_frame_get_buffer(f, 0), "cannot allocate a frame");
+	for (int y = 0; y < h; y++)
+		memcpy(f->data[0] + (size_t)y * f->linesize[0], rgb + (size_t)y * w * 3, (size_t)w * 3);
+	CHECK_ALLOC(e, pkt = av_packet_alloc());
+	CHECK_AV(e, avcodec_send_frame(c, f), "PNG encode");
+	CHECK_AV(e, avcodec_receive_packet(c, pkt), "PNG encode");
+	CHECK_SYS(e, (fp = fopen(path, "wb")) ? 0 : -1, path);
+	CHECK_SYS(e, fwrite(pkt->data, 1, (size_t)pkt->size, fp) == (size_t)pkt->size ? 0 : -1, path);
+	CHECK_SYS(e, fclose(fp), path);
+	fp = NULL;
+	rc = 0;
+fail:
+	if (fp)
+		fclose(fp);
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	avcodec_free_context(&c);
+	return rc;
 }

@@ -16,5 +16,7 @@
 /* *rgb [*h, *w, 3] tightly packed, malloc'd (the caller frees it). Fails for a non-regular file, a
  * file with no image stream, a video (more than one frame), or an undecodable image. */
 int sora_image_load(const char *path, uint8_t **rgb, int *w, int *h, sora_err *e);
+/* Packed RGB24 w × h written as a PNG file (libavcodec's png encoder). */
+int sora_image_save_png(const char *path, const uint8_t *rgb, int w, int h, sora_err *e);
 
 #endif
