@@ -13,6 +13,8 @@
 #include "util/cli.h"
 #include "util/log.h"
 
+#include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +397,9 @@ int main(int argc, char **argv)
 		printf("%s: %lld parameters\n", a.vae, (long long)params);
 		return SORA_EXIT_OK;
 	}
+	/* -j: the threads of the convolutions (OpenMP) and of the BLAS calls (attention). */
+	omp_set_num_threads(c.threads);
+	openblas_set_num_threads(c.threads);
 	sora_vae m;
 	if (sora_vae_load(&m, a.vae, a.config, &e) < 0) {
 		sora_log_err(SORA_LOG_ERROR, "load", &e);

@@ -3,6 +3,7 @@
 
 #include "../nn/ops.h"
 #include "../nn/ops_video.h"
+#include "../util/big_alloc.h"
 #include "../util/json.h"
 #include "weights.h"
 
@@ -402,7 +403,7 @@ void sora_vae_free(sora_vae *m)
 	free_conv(&m->post_quant_conv);
 }
 
-/* ---- activations: one clip [C, T, H, W], malloc'd ---- */
+/* ---- activations: one clip [C, T, H, W], from sora_big_alloc ---- */
 
 typedef struct act {
 	float *d;
@@ -417,7 +418,7 @@ static int64_t act_n(const act *a)
 static int act_new(act *a, int C, int T, int H, int W, sora_err *e)
 {
 	*a = (act){.C = C, .T = T, .H = H, .W = W};
-	CHECK_ALLOC(e, a->d = malloc((size_t)(act_n(a) ? act_n(a) : 1) * sizeof *a->d));
+	CHECK_ALLOC(e, a->d = sora_big_alloc((size_t)act_n(a) * sizeof *a->d));
 	return 0;
 fail:
 	return -1;
@@ -530,7 +531,7 @@ static int attn_step(const sora_vae *m, const sora_vae_attn *a, act *x, const ch
 {
 	const int C = x->C;
 	const int64_t L = (int64_t)x->T * x->H * x->W, n = (int64_t)C * L;
-	float *buf = malloc((size_t)(5 * n) * sizeof *buf);
+	float *buf = sora_big_alloc((size_t)(5 * n) * sizeof *buf);
 	CHECK_ALLOC(e, buf);
 	float *g = buf, *t = g + n, *q = t + n, *k = q + n, *v = k + n;
 	TRY(sora_cpu_group_norm(g, x->d, a->gn_w.data, a->gn_b.data, C, m->cfg.norm_num_groups, L, GN_EPS, 0,

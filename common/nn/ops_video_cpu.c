@@ -2,6 +2,8 @@
  * sgemm over all k³·cin taps), OpenMP for the gathers and the element-wise passes. */
 #include "ops_video.h"
 
+#include "../util/big_alloc.h"
+#include "conv3d_direct.h"
 #include "ops.h"
 
 #include <cblas.h>
@@ -82,6 +84,8 @@ int sora_cpu_causal_conv3d(float *y, const float *x, const float *w, const float
 	int To, Ho, Wo;
 	TRY(sora_conv3d_out_size(a, &To, &Ho, &Wo, e));
 	const int k = a->k, K = a->cin * k * k * k;
+	if (sora_conv3d_direct_applies(a))
+		return sora_conv3d_direct(y, x, w, b, a, e);
 	const int64_t P = (int64_t)To * Ho * Wo, lines = (int64_t)To * Ho;
 	/* The bias is broadcast into y first so that each sgemm adds to it (beta = 1). */
 	for (int co = 0; co < a->cout; co++) {
@@ -97,7 +101,7 @@ int sora_cpu_causal_conv3d(float *y, const float *x, const float *w, const float
 	}
 	int64_t band = (int64_t)(COL_BUDGET / ((size_t)K * Wo));
 	band = band < 1 ? 1 : band > lines ? lines : band;
-	CHECK_ALLOC(e, col = malloc((size_t)K * band * Wo * sizeof *col));
+	CHECK_ALLOC(e, col = sora_big_alloc((size_t)K * band * Wo * sizeof *col));
 	for (int64_t l0 = 0; l0 < lines; l0 += band) {
 		const int64_t l1 = l0 + band < lines ? l0 + band : lines;
 		const int ncol = (int)((l1 - l0) * Wo);
@@ -120,20 +124,21 @@ int sora_cpu_group_norm(float *y, const float *x, const float *w, const float *b
 	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
 	const int cg = C / G;
 	const int64_t n = (int64_t)cg * S;
+	/* One group per thread at a time (a group of a clip is a few MB at most, in cache for the three
+	 * passes): one parallel region per call, not three per group, as waking sleeping OpenMP workers costs
+	 * tens of µs. */
+#pragma omp parallel for schedule(dynamic) if (n * G > 65536)
 	for (int g = 0; g < G; g++) {
 		const float *xg = x + (size_t)g * n;
 		/* Two passes in double (mean, then the centred variance): no cancellation over a whole clip.
 		 */
 		double sum = 0, var = 0;
-#pragma omp parallel for reduction(+ : sum) if (n > 65536)
 		for (int64_t i = 0; i < n; i++)
 			sum += xg[i];
 		const double mean = sum / (double)n;
-#pragma omp parallel for reduction(+ : var) if (n > 65536)
 		for (int64_t i = 0; i < n; i++)
 			var += (xg[i] - mean) * (xg[i] - mean);
 		const float m = (float)mean, r = (float)(1.0 / sqrt(var / (double)n + eps));
-#pragma omp parallel for if (n > 65536)
 		for (int c = g * cg; c < (g + 1) * cg; c++) {
 			const float sc = r * (w ? w[c] : 1.0f), sh = b ? b[c] : 0.0f;
 			const float *xc = x + (size_t)c * S;
@@ -154,10 +159,10 @@ int sora_cpu_group_norm_stats(double *sum, double *sq, const float *x, int C, in
 	CHECK(e, C > 0 && G > 0 && C % G == 0 && S >= 0,
 	      "group_norm: %d channels in %d groups over %lld values", C, G, (long long)S);
 	const int64_t n = (int64_t)(C / G) * S;
+#pragma omp parallel for schedule(dynamic) if (n * G > 65536)
 	for (int g = 0; g < G; g++) {
 		const float *xg = x + (size_t)g * n;
 		double s = 0, q = 0;
-#pragma omp parallel for reduction(+ : s, q) if (n > 65536)
 		for (int64_t i = 0; i < n; i++)
 			s += xg[i], q += (double)xg[i] * xg[i];
 		sum[g] += s, sq[g] += q;

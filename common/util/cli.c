@@ -59,7 +59,7 @@ static void print_help(const sora_cli *cli, const sora_common_opts *c)
 	char jobs[32];
 	snprintf(jobs, sizeof jobs, "all cores: %d", c->threads);
 	print_opt("-o, ", "output", "FILE", "write the CSV there instead of stdout", "stdout");
-	print_opt("-j, ", "threads", "N", "rows processed at once", jobs);
+	print_opt("-j, ", "threads", "N", "rows processed at once, or a model's compute threads", jobs);
 	print_opt("", "shard", "I/N", "process only input rows whose index % N == I (0 <= I < N)", "0/1");
 	print_opt("", "rejects", "FILE", "write rejected rows there, with an `error` column", "none");
 	print_opt("", "max-rejects", "N", "stop with exit status 3 after more than N rejects", "no limit");

@@ -18,8 +18,8 @@ typedef struct sora_opt {
 } sora_opt;
 
 typedef struct sora_common_opts {
-	int threads;          /* -j: rows processed at once; default: all cores */
-	int verbosity;        /* -q: -1, default 0, -v: 1, -vv: 2 */
+	int threads;   /* -j: rows processed at once, or a model's compute threads; default: all cores */
+	int verbosity; /* -q: -1, default 0, -v: 1, -vv: 2 */
 	int shard_i, shard_n; /* --shard i/n: keep input rows with index % n == i; default 0/1 */
 	const char *rejects;  /* --rejects FILE */
 	int64_t max_rejects;  /* --max-rejects N: -1 = no limit */

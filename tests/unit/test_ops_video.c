@@ -1,9 +1,11 @@
 /* The CPU video ops against hand-worked cases and float64 references written out loop by loop from the
  * PyTorch definitions (F.pad replicate + Conv3d, GroupNorm, interpolate nearest, masked softmax). */
+#include "nn/conv3d_direct.h"
 #include "nn/ops_video.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,8 @@ static double conv_at(const sora_conv3d_args *a, const float *x, const float *w,
 		for (int kt = 0; kt < k; kt++)
 			for (int kh = 0; kh < k; kh++)
 				for (int kw = 0; kw < k; kw++) {
-					const int ti = clampi(to * a->st + kt - (k - 1), a->T - 1);
+					const int ti =
+					    clampi(to * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
 					const int hi = clampi(ho * a->sh + kh - p, a->H - 1);
 					const int wi = clampi(wo * a->sw + kw - p, a->W - 1);
 					const size_t wk =
@@ -59,7 +62,10 @@ static double conv_at(const sora_conv3d_args *a, const float *x, const float *w,
 	return s;
 }
 
-static void conv_case(sora_conv3d_args a)
+typedef int conv_fn(float *y, const float *x, const float *w, const float *b, const sora_conv3d_args *a,
+		    sora_err *e);
+
+static void conv_case_with(conv_fn *conv, sora_conv3d_args a)
 {
 	sora_err e = {0};
 	int To, Ho, Wo;
@@ -77,12 +83,17 @@ static void conv_case(sora_conv3d_args a)
 				for (int wo = 0; wo < Wo; wo++)
 					ref[(((size_t)co * To + to) * Ho + ho) * Wo + wo] =
 					    conv_at(&a, x, w, b, co, to, ho, wo);
-	cr_assert_eq(sora_cpu_causal_conv3d(y, x, w, b, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(conv(y, x, w, b, &a, &e), 0, "%s", e.msg);
 	double err = rel_err(y, ref, ny);
 	cr_log_info("conv3d cin %d cout %d %dx%dx%d k %d strides %d,%d,%d: rel err %.3g", a.cin, a.cout, a.T,
 		    a.H, a.W, k, a.st, a.sh, a.sw, err);
 	cr_expect(err < 1e-5, "conv3d k %d strides %d,%d,%d: rel err %.3g", k, a.st, a.sh, a.sw, err);
 	free(x), free(w), free(b), free(y), free(ref);
+}
+
+static void conv_case(sora_conv3d_args a)
+{
+	conv_case_with(sora_cpu_causal_conv3d, a);
 }
 
 Test(ops_video, conv3d_vs_f64)
@@ -97,9 +108,67 @@ Test(ops_video, conv3d_vs_f64)
 	    .cin = 6, .cout = 5, .T = 3, .H = 4, .W = 5, .k = 1, .st = 1, .sh = 1, .sw = 1});
 	conv_case((sora_conv3d_args){
 	    .cin = 2, .cout = 3, .T = 1, .H = 1, .W = 1, .k = 3, .st = 1, .sh = 1, .sw = 1});
-	/* Large enough for several im2col bands. */
+	/* Unequal spatial strides take the im2col + sgemm path on every CPU; large enough for several bands.
+	 */
 	conv_case((sora_conv3d_args){
-	    .cin = 64, .cout = 4, .T = 3, .H = 64, .W = 64, .k = 3, .st = 1, .sh = 1, .sw = 1});
+	    .cin = 64, .cout = 4, .T = 3, .H = 128, .W = 64, .k = 3, .st = 1, .sh = 2, .sw = 1});
+	conv_case((sora_conv3d_args){
+	    .cin = 3, .cout = 5, .T = 5, .H = 7, .W = 10, .k = 3, .st = 2, .sh = 1, .sw = 2});
+}
+
+/* The AVX-512 direct path on the shapes that stress its edges: output channels not a multiple of its 8, input
+ * channels over its chunk of 64, frames narrower than one 48-position tile, odd sizes, spatial stride 2
+ * (phase planes), temporal stride 2, no front padding (streamed chunks), k 1 and k 5. */
+Test(ops_video, conv3d_direct_vs_f64)
+{
+	sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
+	if (!sora_conv3d_direct_applies(&probe))
+		cr_skip_test("no AVX-512 on this CPU: the direct conv3d path is not used here");
+	const sora_conv3d_args cases[] = {
+	    {.cin = 5, .cout = 7, .T = 5, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 70, .cout = 13, .T = 3, .H = 9, .W = 11, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 3, .cout = 17, .T = 2, .H = 1, .W = 1, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 4, .cout = 9, .T = 9, .H = 8, .W = 10, .k = 3, .st = 1, .sh = 2, .sw = 2},
+	    {.cin = 3, .cout = 8, .T = 9, .H = 9, .W = 7, .k = 3, .st = 2, .sh = 2, .sw = 2},
+	    {.cin = 6, .cout = 5, .T = 7, .H = 5, .W = 6, .k = 3, .st = 2, .sh = 1, .sw = 1},
+	    {.cin = 4,
+	     .cout = 6,
+	     .T = 6,
+	     .H = 5,
+	     .W = 9,
+	     .k = 3,
+	     .st = 1,
+	     .sh = 1,
+	     .sw = 1,
+	     .no_front_pad = 1},
+	    {.cin = 6, .cout = 11, .T = 3, .H = 4, .W = 5, .k = 1, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 6, .cout = 11, .T = 3, .H = 7, .W = 5, .k = 1, .st = 1, .sh = 2, .sw = 2},
+	    {.cin = 2, .cout = 3, .T = 4, .H = 7, .W = 6, .k = 5, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16, .cout = 24, .T = 2, .H = 40, .W = 50, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		conv_case_with(sora_conv3d_direct, cases[i]);
+}
+
+/* Each tile is summed by one thread in one order: the output does not depend on the thread count. */
+Test(ops_video, conv3d_thread_count_invariant)
+{
+	sora_conv3d_args a = {
+	    .cin = 20, .cout = 19, .T = 5, .H = 12, .W = 21, .k = 3, .st = 1, .sh = 1, .sw = 1};
+	sora_err e = {0};
+	const size_t nx = (size_t)a.cin * a.T * a.H * a.W, nw = (size_t)a.cout * a.cin * 27;
+	const size_t ny = (size_t)a.cout * a.T * a.H * a.W;
+	float *x = rand_buf(nx), *w = rand_buf(nw), *b = rand_buf((size_t)a.cout),
+	      *y1 = malloc(ny * sizeof *y1), *y4 = malloc(ny * sizeof *y4);
+	cr_assert(y1 && y4);
+	const int saved = omp_get_max_threads();
+	omp_set_num_threads(1);
+	cr_assert_eq(sora_cpu_causal_conv3d(y1, x, w, b, &a, &e), 0, "%s", e.msg);
+	omp_set_num_threads(4);
+	cr_assert_eq(sora_cpu_causal_conv3d(y4, x, w, b, &a, &e), 0, "%s", e.msg);
+	omp_set_num_threads(saved);
+	cr_expect_eq(memcmp(y1, y4, ny * sizeof *y1), 0, "1 and 4 threads differ");
+	free(x), free(w), free(b), free(y1), free(y4);
 }
 
 /* One tap at the front corner of the kernel reads x[t−2, h−1, w−1], clamped: replicate padding. */

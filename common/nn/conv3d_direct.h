@@ -1,0 +1,17 @@
+/* The causal conv3d's fast CPU path (conv3d_direct.c), used by sora_cpu_causal_conv3d when it applies and
+ * callable alone by the tests. */
+#ifndef SORA_CONV3D_DIRECT_H
+#define SORA_CONV3D_DIRECT_H
+
+#include "ops_video.h"
+
+/* Whether the direct path takes these arguments on this CPU: AVX-512F and equal strides on H and W (every
+ * convolution of the VAE). Elsewhere sora_cpu_causal_conv3d uses im2col + OpenBLAS sgemm. */
+int sora_conv3d_direct_applies(const sora_conv3d_args *a);
+
+/* y = causal_conv3d(x) (ops_video.h's contract) for arguments where sora_conv3d_direct_applies; 0, or -1
+ * with e filled (out of memory, or arguments it does not take). */
+int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b, const sora_conv3d_args *a,
+		       sora_err *e);
+
+#endif
