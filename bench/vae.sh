@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The HunyuanVideo VAE on the CPU at the released channel widths (128, 256, 512, 512; random weights):
-# conv3d GFLOP/s on five layer shapes and the whole encoder's seconds per clip, sora.c (im2col + OpenBLAS
-# sgemm, OpenMP) next to PyTorch on the CPU (Debian's python3-torch: oneDNN convolutions) running the same
-# layers, same threads, in the same run. The two sides alternate for ROUNDS rounds (default 2) and each
-# keeps its best, so that load from elsewhere does not favour one side. Then the peak RSS of a round trip
-# (encode + decode) of one clip through a random VAE of the released shape.
+# conv3d GFLOP/s on five layer shapes and the whole encoder's seconds per clip, sora.c (the AVX-512 direct
+# convolution of nn/conv3d_direct.c, OpenMP; im2col + OpenBLAS sgemm without AVX-512) next to PyTorch on
+# the CPU (Debian's python3-torch: oneDNN convolutions) running the same layers, same threads, in the
+# same run. The two sides alternate for ROUNDS rounds (default 2) and each keeps its best, so that load
+# from elsewhere does not favour one side. Then the peak RSS of a round trip (encode + decode) of one clip
+# through a random VAE of the released shape.
 # Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), ENC (encoder clip "T H W",
 # default "9 64 64"), RT (round-trip clip "T H W", default "33 256 256": hours on a small machine).
 # OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs (see below) and OMP_WAIT_POLICY=passive for both sides (both use libgomp): spinning OpenMP workers would otherwise
