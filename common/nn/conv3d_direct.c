@@ -78,15 +78,27 @@ typedef struct geom {
 	size_t planeq; /* floats in one phase plane */
 } geom;
 
-/* win [cin, k, s·s, Hq, Wq]: the k input frames of output frame t, padded by replicating their edges. */
-static void fill_window(float *win, const float *x, const sora_conv3d_args *a, const geom *g, int t)
+/* The window holds k padded input frames, win [k, cin, s·s, Hq, Wq], input frame ti in slot ti % k: an output
+ * frame reads k consecutive frames (or frame 0 again, in front), which never share a slot, and each frame is
+ * padded once however many output frames read it. held[slot] is the frame a slot holds (-1: none). Loads the
+ * frames output frame t reads, then points off [K] (row (ci, kt, kh, kw) of the implicit GEMM, for output
+ * n = 0) at them. fill [k] is scratch. */
+static void fill_window(float *win, int *held, int *fill, int *off, const float *x, const sora_conv3d_args *a,
+			const geom *g, int t)
 {
-	const int k = g->k, s = g->s, W = a->W;
-#pragma omp parallel for schedule(static)
-	for (int ci = 0; ci < a->cin; ci++)
-		for (int kt = 0; kt < k; kt++) {
-			const int ti = clampi(t * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
-			float *frame = win + ((size_t)ci * k + kt) * s * s * g->planeq;
+	const int k = g->k, s = g->s, W = a->W, cin = a->cin;
+	const size_t frame_n = (size_t)s * s * g->planeq, slot_n = (size_t)cin * frame_n;
+	int nfill = 0;
+	for (int kt = 0; kt < k; kt++) {
+		const int ti = clampi(t * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
+		if (held[ti % k] != ti)
+			held[ti % k] = ti, fill[nfill++] = ti;
+	}
+#pragma omp parallel for collapse(2) schedule(static)
+	for (int f = 0; f < nfill; f++)
+		for (int ci = 0; ci < cin; ci++) {
+			const int ti = fill[f];
+			float *frame = win + (size_t)(ti % k) * slot_n + (size_t)ci * frame_n;
 			for (int hp = 0; hp < g->Hp; hp++) {
 				const float *src =
 				    x + (((size_t)ci * a->T + ti) * a->H + clampi(hp - g->p, a->H - 1)) * W;
@@ -111,6 +123,13 @@ static void fill_window(float *win, const float *x, const sora_conv3d_args *a, c
 				}
 			}
 		}
+	for (int r = 0; r < cin * k * k * k; r++) {
+		const int kw = r % k, kh = r / k % k, kt = r / (k * k) % k, ci = r / (k * k * k);
+		const int ti = clampi(t * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
+		const size_t phase = (size_t)(kh % s) * s + kw % s;
+		off[r] = (int)((size_t)(ti % k) * slot_n + (size_t)ci * frame_n + phase * g->planeq +
+			       (size_t)(kh / s) * g->Wq + kw / s);
+	}
 }
 
 int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b, const sora_conv3d_args *a,
@@ -140,19 +159,16 @@ int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b,
 	      a->H, a->W);
 	CHECK_ALLOC(e, win = sora_big_alloc(nwin * sizeof *win));
 	memset(win + nwin_used, 0, (nwin - nwin_used) * sizeof *win);
-	/* off [K]: where row (ci, kt, kh, kw) of the implicit GEMM starts in the window, for output n = 0. */
-	CHECK_ALLOC(e, off = malloc((size_t)K * sizeof *off));
-	for (int r = 0; r < K; r++) {
-		const int kw = r % k, kh = r / k % k, kt = r / (k * k) % k, ci = r / (k * k * k);
-		const size_t phase = ((size_t)ci * k + kt) * s * s + (size_t)(kh % s) * s + kw % s;
-		off[r] = (int)(phase * g.planeq + (size_t)(kh / s) * g.Wq + kw / s);
-	}
+	CHECK_ALLOC(e, off = malloc((size_t)(K + 2 * k) * sizeof *off)); /* off [K], held [k], fill [k] */
+	int *held = off + K, *fill = held + k;
+	for (int i = 0; i < k; i++)
+		held[i] = -1;
 	const size_t ct_n = (size_t)gblk * MR * NR;
 	CHECK_ALLOC(e, ct = malloc((size_t)nthreads * ct_n * sizeof *ct));
 	const int chunk = CI_CHUNK * k * k * k; /* rows per pass */
 
 	for (int t = 0; t < To; t++) {
-		fill_window(win, x, a, &g, t);
+		fill_window(win, held, fill, off, x, a, &g, t);
 #pragma omp parallel for schedule(dynamic)
 		for (int tile = 0; tile < npanel * ngroup; tile++) {
 			const int p = tile / ngroup, gi = tile % ngroup;
@@ -180,11 +196,15 @@ int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b,
 			for (int co = b0 * MR; co < b1 * MR && co < cout; co++) {
 				const float *src = c + (size_t)(co - b0 * MR) * NR;
 				float *dst = y + ((size_t)co * To + t) * Ho * Wo;
-				for (int n = n0, h = n0 / g.Wq, wc = n0 % g.Wq; n < n1; n++) {
+				/* row by row: the run of the tile inside row h, less its dropped columns */
+				for (int n = n0; n < n1;) {
+					const int h = n / g.Wq, wc = n % g.Wq,
+						  end = (h + 1) * g.Wq < n1 ? (h + 1) * g.Wq : n1;
 					if (wc < Wo)
-						dst[(size_t)h * Wo + wc] = src[n - n0];
-					if (++wc == g.Wq)
-						wc = 0, h++;
+						memcpy(dst + (size_t)h * Wo + wc, src + (n - n0),
+						       (size_t)((end - n < Wo - wc ? end - n : Wo - wc)) *
+							   sizeof *dst);
+					n = end;
 				}
 			}
 		}

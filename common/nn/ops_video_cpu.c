@@ -7,6 +7,7 @@
 #include "ops.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,72 @@ fail:
 	return -1;
 }
 
+/* exp(t) on 16 floats: t = n + f·… by 2^(t·log2 e) = 2^n · 2^f with n = round(t·log2 e), |f| ≤ 1/2, and 2^f
+ * by its Taylor series to degree 7 (truncation 5e-9 relative); _mm512_scalef_ps applies 2^n and saturates
+ * to 0 and +inf the way expf does. Within 2 ulp of expf where silu's value depends on it. */
+__attribute__((target("avx512f"))) static __m512 exp16(__m512 t)
+{
+	const __m512 u = _mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f));
+	const __m512 n = _mm512_roundscale_ps(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	const __m512 f = _mm512_sub_ps(u, n);
+	__m512 p = _mm512_set1_ps(1.5252733804059840e-5f);
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.5403530393381608e-4f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+	return _mm512_scalef_ps(p, n);
+}
+
+/* y = silu((x − m)·sc + sh), 16 at a time, then the tail as in affine_row. */
+__attribute__((target("avx512f"))) static void affine_silu_avx512(float *y, const float *x, int64_t S,
+								  float m, float sc, float sh)
+{
+	const __m512 vm = _mm512_set1_ps(m), vsc = _mm512_set1_ps(sc), vsh = _mm512_set1_ps(sh),
+		     one = _mm512_set1_ps(1.0f);
+	int64_t i = 0;
+	for (; i + 16 <= S; i += 16) {
+		const __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vsc, vsh);
+		const __m512 d = _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), v)));
+		_mm512_storeu_ps(y + i, _mm512_div_ps(v, d));
+	}
+	for (; i < S; i++) {
+		const float v = (x[i] - m) * sc + sh;
+		y[i] = v / (1.0f + expf(-v));
+	}
+}
+
+/* y = (x − m)·sc + sh over one channel, then x·σ(x) if silu. y may alias x. */
+static void affine_row(float *y, const float *x, int64_t S, float m, float sc, float sh, int silu)
+{
+	if (silu && __builtin_cpu_supports("avx512f")) {
+		affine_silu_avx512(y, x, S, m, sc, sh);
+		return;
+	}
+	for (int64_t i = 0; i < S; i++) {
+		float v = (x[i] - m) * sc + sh;
+		y[i] = silu ? v / (1.0f + expf(-v)) : v;
+	}
+}
+
+/* Σx and Σx² of n floats in double, eight independent partial sums (the additions' latency, not their
+ * count, bounded the single-sum loop). */
+static void moments(const float *x, int64_t n, double *sum, double *sq)
+{
+	double s[8] = {0}, q[8] = {0};
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			s[j] += x[i + j], q[j] += (double)x[i + j] * x[i + j];
+	for (; i < n; i++)
+		s[0] += x[i], q[0] += (double)x[i] * x[i];
+	*sum = *sq = 0;
+	for (int j = 0; j < 8; j++)
+		*sum += s[j], *sq += q[j];
+}
+
 int sora_cpu_group_norm(float *y, const float *x, const float *w, const float *b, int C, int G, int64_t S,
 			float eps, int silu, sora_err *e)
 {
@@ -132,22 +199,21 @@ int sora_cpu_group_norm(float *y, const float *x, const float *w, const float *b
 		const float *xg = x + (size_t)g * n;
 		/* Two passes in double (mean, then the centred variance): no cancellation over a whole clip.
 		 */
-		double sum = 0, var = 0;
-		for (int64_t i = 0; i < n; i++)
-			sum += xg[i];
+		double sum, sq, var[8] = {0};
+		moments(xg, n, &sum, &sq);
 		const double mean = sum / (double)n;
-		for (int64_t i = 0; i < n; i++)
-			var += (xg[i] - mean) * (xg[i] - mean);
-		const float m = (float)mean, r = (float)(1.0 / sqrt(var / (double)n + eps));
-		for (int c = g * cg; c < (g + 1) * cg; c++) {
-			const float sc = r * (w ? w[c] : 1.0f), sh = b ? b[c] : 0.0f;
-			const float *xc = x + (size_t)c * S;
-			float *yc = y + (size_t)c * S;
-			for (int64_t i = 0; i < S; i++) {
-				float v = (xc[i] - m) * sc + sh;
-				yc[i] = silu ? v / (1.0f + expf(-v)) : v;
-			}
-		}
+		int64_t i = 0;
+		for (; i + 8 <= n; i += 8)
+			for (int j = 0; j < 8; j++)
+				var[j] += (xg[i + j] - mean) * (xg[i + j] - mean);
+		for (; i < n; i++)
+			var[0] += (xg[i] - mean) * (xg[i] - mean);
+		for (int j = 1; j < 8; j++)
+			var[0] += var[j];
+		const float m = (float)mean, r = (float)(1.0 / sqrt(var[0] / (double)n + eps));
+		for (int c = g * cg; c < (g + 1) * cg; c++)
+			affine_row(y + (size_t)c * S, x + (size_t)c * S, S, m, r * (w ? w[c] : 1.0f),
+				   b ? b[c] : 0.0f, silu);
 	}
 	return 0;
 fail:
@@ -161,10 +227,8 @@ int sora_cpu_group_norm_stats(double *sum, double *sq, const float *x, int C, in
 	const int64_t n = (int64_t)(C / G) * S;
 #pragma omp parallel for schedule(dynamic) if (n * G > 65536)
 	for (int g = 0; g < G; g++) {
-		const float *xg = x + (size_t)g * n;
-		double s = 0, q = 0;
-		for (int64_t i = 0; i < n; i++)
-			s += xg[i], q += (double)xg[i] * xg[i];
+		double s, q;
+		moments(x + (size_t)g * n, n, &s, &q);
 		sum[g] += s, sq[g] += q;
 	}
 	return 0;
@@ -180,14 +244,8 @@ int sora_cpu_group_norm_apply(float *y, const float *x, const float *mean, const
 	const int cg = C / G;
 #pragma omp parallel for if ((int64_t)C * S > 65536)
 	for (int c = 0; c < C; c++) {
-		const float r = rstd[c / cg], m = mean[c / cg];
-		const float sc = r * (w ? w[c] : 1.0f), sh = b ? b[c] : 0.0f;
-		const float *xc = x + (size_t)c * S;
-		float *yc = y + (size_t)c * S;
-		for (int64_t i = 0; i < S; i++) {
-			float v = (xc[i] - m) * sc + sh;
-			yc[i] = silu ? v / (1.0f + expf(-v)) : v;
-		}
+		affine_row(y + (size_t)c * S, x + (size_t)c * S, S, mean[c / cg],
+			   rstd[c / cg] * (w ? w[c] : 1.0f), b ? b[c] : 0.0f, silu);
 	}
 	return 0;
 fail:
