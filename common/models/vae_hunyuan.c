@@ -418,9 +418,10 @@ static int64_t act_n(const act *a)
 
 /* Freed activations wait here for the next act_new of the same forward pass: freshly mapped memory costs a
  * page fault on its first touch, which was a third of the first conv's time. The pool is per thread (a
- * forward pass runs on its caller's thread) and emptied when the pass returns (pool_drain). A request the
- * pool cannot meet first frees the smaller buffers, which would not serve the larger layers to come
- * either, so the peak memory stays that of the live activations. */
+ * forward pass runs on its caller's thread) and emptied when the pass returns (pool_drain). A buffer serves
+ * requests of half its size or more only, and a request the pool cannot meet empties it first: a large
+ * buffer must not end up holding a small activation that lives on (a temporal tile's output) while the
+ * next tile allocates its large ones afresh, which raised the peak RSS by 60 %. */
 #define POOL_MAX 8
 static _Thread_local struct pooled {
 	float *d;
@@ -441,18 +442,14 @@ static int act_new(act *a, int C, int T, int H, int W, sora_err *e)
 	const size_t n = (size_t)(act_n(a) ? act_n(a) : 1);
 	int best = -1;
 	for (int i = 0; i < pool_n; i++)
-		if (pool[i].cap >= n && (best < 0 || pool[i].cap < pool[best].cap))
+		if (pool[i].cap >= n && pool[i].cap <= 2 * n && (best < 0 || pool[i].cap < pool[best].cap))
 			best = i;
 	if (best >= 0) {
 		a->d = pool[best].d, a->cap = pool[best].cap;
 		pool[best] = pool[--pool_n];
 		return 0;
 	}
-	for (int i = 0; i < pool_n;)
-		if (pool[i].cap < n)
-			free(pool[i].d), pool[i] = pool[--pool_n];
-		else
-			i++;
+	pool_drain();
 	CHECK_ALLOC(e, a->d = sora_big_alloc(n * sizeof *a->d));
 	a->cap = n;
 	return 0;
