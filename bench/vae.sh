@@ -7,7 +7,7 @@
 # from elsewhere does not favour one side. Then the peak RSS of a round trip (encode + decode) of one clip
 # through a random VAE of the released shape.
 # Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), ENC (encoder clip "T H W",
-# default "9 64 64"), RT (round-trip clip "T H W", default "33 256 256": hours on a small machine).
+# default "9 64 64"), RT (round-trip clip "T H W", default "33 256 256": minutes on 2 cores).
 # OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs (see below) and OMP_WAIT_POLICY=passive for both sides (both use libgomp): spinning OpenMP workers would otherwise
 # compete with the BLAS threads on a loaded machine.
 set -eu
