@@ -403,11 +403,11 @@ void sora_vae_free(sora_vae *m)
 	free_conv(&m->post_quant_conv);
 }
 
-/* ---- activations: one clip [C, T, H, W], from sora_big_alloc through a pool ---- */
+/* ---- activations: one clip [C, T, H, W], from the calling thread's big-buffer pool ---- */
 
 typedef struct act {
 	float *d;
-	size_t cap; /* floats in d */
+	size_t cap; /* bytes in d */
 	int C, T, H, W;
 } act;
 
@@ -416,43 +416,10 @@ static int64_t act_n(const act *a)
 	return (int64_t)a->C * a->T * a->H * a->W;
 }
 
-/* Freed activations wait here for the next act_new of the same forward pass: freshly mapped memory costs a
- * page fault on its first touch, which was a third of the first conv's time. The pool is per thread (a
- * forward pass runs on its caller's thread) and emptied when the pass returns (pool_drain). A buffer serves
- * requests it exceeds by a quarter at most, and a request the pool cannot meet empties it first: a large
- * buffer must not hold a small activation that lives on (a temporal tile's output) while the next tile
- * allocates its large ones afresh (+60 % peak RSS), nor a smaller one in the growing decoder (+9 %). */
-#define POOL_MAX 8
-static _Thread_local struct pooled {
-	float *d;
-	size_t cap;
-} pool[POOL_MAX];
-static _Thread_local int pool_n;
-
-static void pool_drain(void)
-{
-	for (int i = 0; i < pool_n; i++)
-		free(pool[i].d);
-	pool_n = 0;
-}
-
 static int act_new(act *a, int C, int T, int H, int W, sora_err *e)
 {
 	*a = (act){.C = C, .T = T, .H = H, .W = W};
-	const size_t n = (size_t)(act_n(a) ? act_n(a) : 1);
-	int best = -1;
-	for (int i = 0; i < pool_n; i++)
-		if (pool[i].cap >= n && pool[i].cap <= n + n / 4 &&
-		    (best < 0 || pool[i].cap < pool[best].cap))
-			best = i;
-	if (best >= 0) {
-		a->d = pool[best].d, a->cap = pool[best].cap;
-		pool[best] = pool[--pool_n];
-		return 0;
-	}
-	pool_drain();
-	CHECK_ALLOC(e, a->d = sora_big_alloc(n * sizeof *a->d));
-	a->cap = n;
+	CHECK_ALLOC(e, a->d = sora_big_take((size_t)(act_n(a) ? act_n(a) : 1) * sizeof *a->d, &a->cap));
 	return 0;
 fail:
 	return -1;
@@ -460,21 +427,7 @@ fail:
 
 static void act_free(act *a)
 {
-	if (!a->d)
-		return;
-	if (pool_n == POOL_MAX) { /* full: the smallest of the pool and a goes */
-		int small = 0;
-		for (int i = 1; i < pool_n; i++)
-			small = pool[i].cap < pool[small].cap ? i : small;
-		if (pool[small].cap < a->cap) {
-			free(pool[small].d);
-			pool[small] = (struct pooled){a->d, a->cap};
-		} else {
-			free(a->d);
-		}
-	} else {
-		pool[pool_n++] = (struct pooled){a->d, a->cap};
-	}
+	sora_big_give(a->d, a->cap);
 	a->d = NULL;
 }
 
@@ -909,12 +862,12 @@ int sora_vae_encode(const sora_vae *m, const float *x, int T, int H, int W, floa
 	CHECK(e, H > 0 && W > 0 && H % sr == 0 && W % sr == 0,
 	      "VAE encode: frame size %dx%d (WxH): width and height must be multiples of %d", W, H, sr);
 	TRY(run(m, &in, 1, &y, e));
-	pool_drain();
+	sora_big_drain();
 	*moments = y.d;
 	ldims[0] = y.C, ldims[1] = y.T, ldims[2] = y.H, ldims[3] = y.W;
 	return 0;
 fail:
-	pool_drain();
+	sora_big_drain();
 	return -1;
 }
 
@@ -948,13 +901,13 @@ int sora_vae_decode(const sora_vae *m, const float *z, const int zdims[4], float
 		in.d[i] = z[i] / m->cfg.scale_factor + m->cfg.shift_factor;
 	TRY(run(m, &in, 0, &y, e));
 	act_free(&in);
-	pool_drain();
+	sora_big_drain();
 	*video = y.d;
 	vdims[0] = y.C, vdims[1] = y.T, vdims[2] = y.H, vdims[3] = y.W;
 	return 0;
 fail:
 	act_free(&in);
-	pool_drain();
+	sora_big_drain();
 	return -1;
 }
 
@@ -1186,7 +1139,7 @@ int sora_vae_decode_stream(const sora_vae *m, const float *z, const int zdims[4]
 			act_free(&s.up_hist[i]);
 	}
 	act_free(&mid);
-	pool_drain();
+	sora_big_drain();
 	free(s.sum), free(s.mean), free(s.count), free(s.hist), free(s.up_hist);
 	return 0;
 fail:
@@ -1195,7 +1148,7 @@ fail:
 		act_free(&s.hist[i]);
 	for (int i = 0; s.up_hist && i < nb; i++)
 		act_free(&s.up_hist[i]);
-	pool_drain();
+	sora_big_drain();
 	free(s.sum), free(s.mean), free(s.count), free(s.hist), free(s.up_hist);
 	return -1;
 }

@@ -17,3 +17,54 @@ void *sora_big_alloc(size_t bytes)
 	(void)madvise(p, whole, MADV_HUGEPAGE);
 	return p;
 }
+
+#define POOL_MAX 8
+static _Thread_local struct pooled {
+	void *p;
+	size_t cap;
+} pool[POOL_MAX];
+static _Thread_local int pool_n;
+
+void sora_big_drain(void)
+{
+	for (int i = 0; i < pool_n; i++)
+		free(pool[i].p);
+	pool_n = 0;
+}
+
+void *sora_big_take(size_t bytes, size_t *cap)
+{
+	int best = -1;
+	for (int i = 0; i < pool_n; i++)
+		if (pool[i].cap >= bytes && pool[i].cap <= bytes + bytes / 4 &&
+		    (best < 0 || pool[i].cap < pool[best].cap))
+			best = i;
+	if (best >= 0) {
+		void *p = pool[best].p;
+		*cap = pool[best].cap;
+		pool[best] = pool[--pool_n];
+		return p;
+	}
+	sora_big_drain();
+	*cap = bytes;
+	return sora_big_alloc(bytes);
+}
+
+void sora_big_give(void *p, size_t cap)
+{
+	if (!p)
+		return;
+	if (pool_n < POOL_MAX) {
+		pool[pool_n++] = (struct pooled){p, cap};
+		return;
+	}
+	int small = 0; /* full: the smallest of the pool and p goes */
+	for (int i = 1; i < pool_n; i++)
+		small = pool[i].cap < pool[small].cap ? i : small;
+	if (pool[small].cap < cap) {
+		free(pool[small].p);
+		pool[small] = (struct pooled){p, cap};
+	} else {
+		free(p);
+	}
+}
