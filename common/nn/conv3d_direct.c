@@ -1,16 +1,19 @@
 /* The causal conv3d as a direct convolution with AVX-512: no im2col matrix.
  *
- * For one output frame, the k = 3 input frames it reads are copied once into a window, each plane padded
- * by replicating its edge (Hp = H + 2, Wp = W + 2). Output positions are counted in padded coordinates
- * too, n = h·Wp + w, so that the input value under tap (kh, kw) of output n is window[plane + n + kh·Wp +
- * kw]: for every tap, consecutive n read consecutive floats, and the 27·cin rows of the implicit GEMM are
- * plain offsets into the window. The two columns w ≥ W of each row are computed and dropped (3% at W = 64).
+ * Each input frame is copied once into a window of k slots (frame ti in slot ti mod k: the k frames an output
+ * frame reads never share one), its planes padded by replicating their edges (Hp = H + 2p, Wp = W + 2p).
+ * Output positions are counted in padded coordinates too, n = h·Wp + w, so that the input under tap (kh, kw)
+ * of output n is slot_plane[n + kh·Wp + kw]: for every tap, consecutive n read consecutive floats, and the
+ * k³·cin rows of the implicit GEMM are plain offsets into the window. The 2p columns w ≥ W of each row are
+ * computed and dropped (3 % at W = 64). A spatial stride s splits each padded plane into s·s phase planes
+ * (row % s, column % s), which makes a strided tap's reads consecutive as well.
  *
  * A micro-tile is MR output channels × NR positions: 24 accumulators in registers, three vector loads of the
- * window and MR broadcasts of the packed weights per tap. Input channels go in chunks so that the window
- * rows a tile reads stay in L2 while every channel block of the tile passes over them. Threads (OpenMP)
- * share out the tiles of a frame; a frame with few tiles is split by output channels too. Summation order
- * differs from the im2col path, so results agree to rounding, not bit for bit. */
+ * window and MR broadcasts of the weights (read in place, checkpoint layout) per tap. Input channels go in
+ * chunks so that the window rows a tile reads stay in L2 while every channel block of the tile passes over
+ * them. Threads (OpenMP) share out the tiles of a frame; a frame with few tiles is split by output channels
+ * too. Each tile is summed by one thread in one order, so the output does not depend on the thread count;
+ * summation order differs from the im2col path, so the two agree to rounding, not bit for bit. */
 #include "conv3d_direct.h"
 
 #include "../util/big_alloc.h"
@@ -27,10 +30,7 @@
 
 int sora_conv3d_direct_applies(const sora_conv3d_args *a)
 {
-	static int avx512 = -1;
-	if (avx512 < 0) /* a benign race: every thread writes the same value */
-		avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	return avx512 && a->sh == a->sw;
+	return __builtin_cpu_supports("avx512f") && a->sh == a->sw;
 }
 
 /* c [MR, NR] += W · B over rows [r0, r1) of the implicit GEMM: W row i is wr[i][r], B row r is the NR floats
