@@ -70,6 +70,12 @@ static inline int clampi(int v, int hi)
 	return v < 0 ? 0 : v > hi ? hi : v;
 }
 
+/* The input frame that tap kt of output frame t reads: the causal padding in front repeats frame 0. */
+static inline int input_frame(const sora_conv3d_args *a, int t, int kt)
+{
+	return clampi(t * a->st + kt - (a->no_front_pad ? 0 : a->k - 1), a->T - 1);
+}
+
 /* Where a frame's padded planes go in the window: with spatial stride s, the padded plane (Hp × Wp) is
  * split into s·s phase planes (row % s, column % s) of Hq × Wq, so that a strided tap reads consecutive
  * floats too. */
@@ -90,7 +96,7 @@ static void fill_window(float *win, int *held, int *fill, int *off, const float 
 	const size_t frame_n = (size_t)s * s * g->planeq, slot_n = (size_t)cin * frame_n;
 	int nfill = 0;
 	for (int kt = 0; kt < k; kt++) {
-		const int ti = clampi(t * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
+		const int ti = input_frame(a, t, kt);
 		if (held[ti % k] != ti)
 			held[ti % k] = ti, fill[nfill++] = ti;
 	}
@@ -125,7 +131,7 @@ static void fill_window(float *win, int *held, int *fill, int *off, const float 
 		}
 	for (int r = 0; r < cin * k * k * k; r++) {
 		const int kw = r % k, kh = r / k % k, kt = r / (k * k) % k, ci = r / (k * k * k);
-		const int ti = clampi(t * a->st + kt - (a->no_front_pad ? 0 : k - 1), a->T - 1);
+		const int ti = input_frame(a, t, kt);
 		const size_t phase = (size_t)(kh % s) * s + kw % s;
 		off[r] = (int)((size_t)(ti % k) * slot_n + (size_t)ci * frame_n + phase * g->planeq +
 			       (size_t)(kh / s) * g->Wq + kw / s);

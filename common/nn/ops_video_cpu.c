@@ -118,9 +118,9 @@ fail:
 	return -1;
 }
 
-/* exp(t) on 16 floats: t = n + f·… by 2^(t·log2 e) = 2^n · 2^f with n = round(t·log2 e), |f| ≤ 1/2, and 2^f
- * by its Taylor series to degree 7 (truncation 5e-9 relative); _mm512_scalef_ps applies 2^n and saturates
- * to 0 and +inf the way expf does. Within 2 ulp of expf where silu's value depends on it. */
+/* exp(t) on 16 floats as 2^u = 2^n · 2^f, u = t·log2 e, n = round(u), |f| ≤ 1/2; 2^f by its Taylor series to
+ * degree 7 (truncation 5e-9 relative); _mm512_scalef_ps applies 2^n and saturates to 0 and +inf the way
+ * expf does. Within 2 ulp of expf where silu's value depends on it. */
 __attribute__((target("avx512f"))) static __m512 exp16(__m512 t)
 {
 	const __m512 u = _mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f));
@@ -168,17 +168,21 @@ static void affine_row(float *y, const float *x, int64_t S, float m, float sc, f
 	}
 }
 
-/* Σx and Σx² of n floats in double, eight independent partial sums (the additions' latency, not their
- * count, bounded the single-sum loop). */
-static void moments(const float *x, int64_t n, double *sum, double *sq)
+/* Σ(x − shift) and Σ(x − shift)² of n floats in double, eight independent partial sums (the additions'
+ * latency, not their count, bounded a single-sum loop). */
+static void moments(const float *x, int64_t n, double shift, double *sum, double *sq)
 {
 	double s[8] = {0}, q[8] = {0};
 	int64_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-			s[j] += x[i + j], q[j] += (double)x[i + j] * x[i + j];
-	for (; i < n; i++)
-		s[0] += x[i], q[0] += (double)x[i] * x[i];
+		for (int j = 0; j < 8; j++) {
+			const double d = x[i + j] - shift;
+			s[j] += d, q[j] += d * d;
+		}
+	for (; i < n; i++) {
+		const double d = x[i] - shift;
+		s[0] += d, q[0] += d * d;
+	}
 	*sum = *sq = 0;
 	for (int j = 0; j < 8; j++)
 		*sum += s[j], *sq += q[j];
@@ -199,18 +203,12 @@ int sora_cpu_group_norm(float *y, const float *x, const float *w, const float *b
 		const float *xg = x + (size_t)g * n;
 		/* Two passes in double (mean, then the centred variance): no cancellation over a whole clip.
 		 */
-		double sum, sq, var[8] = {0};
-		moments(xg, n, &sum, &sq);
+		double sum, sq;
+		moments(xg, n, 0, &sum, &sq);
 		const double mean = sum / (double)n;
-		int64_t i = 0;
-		for (; i + 8 <= n; i += 8)
-			for (int j = 0; j < 8; j++)
-				var[j] += (xg[i + j] - mean) * (xg[i + j] - mean);
-		for (; i < n; i++)
-			var[0] += (xg[i] - mean) * (xg[i] - mean);
-		for (int j = 1; j < 8; j++)
-			var[0] += var[j];
-		const float m = (float)mean, r = (float)(1.0 / sqrt(var[0] / (double)n + eps));
+		moments(xg, n, mean, &sum, &sq);
+		const double var = sq / (double)n;
+		const float m = (float)mean, r = (float)(1.0 / sqrt(var + eps));
 		for (int c = g * cg; c < (g + 1) * cg; c++)
 			affine_row(y + (size_t)c * S, x + (size_t)c * S, S, m, r * (w ? w[c] : 1.0f),
 				   b ? b[c] : 0.0f, silu);
@@ -228,7 +226,7 @@ int sora_cpu_group_norm_stats(double *sum, double *sq, const float *x, int C, in
 #pragma omp parallel for schedule(dynamic) if (n * G > 65536)
 	for (int g = 0; g < G; g++) {
 		double s, q;
-		moments(x + (size_t)g * n, n, &s, &q);
+		moments(x + (size_t)g * n, n, 0, &s, &q);
 		sum[g] += s, sq[g] += q;
 	}
 	return 0;
