@@ -6,15 +6,16 @@
 # same run. The two sides alternate for ROUNDS rounds (default 2) and each keeps its best, so that load
 # from elsewhere does not favour one side. Then the peak RSS of a round trip (encode + decode) of one clip
 # through a random VAE of the released shape.
-# Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), ENC (encoder clip "T H W",
-# default "9 64 64"), RT (round-trip clip "T H W", default "33 256 256": minutes on 2 cores).
+# Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), ENC (encoder clips "T H W", comma
+# separated, default "9 64 64,9 128 128"), RT (round-trip clip "T H W", default "33 256 256": minutes on
+# 2 cores).
 # OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs (see below) and OMP_WAIT_POLICY=passive for both sides (both use libgomp): spinning OpenMP workers would otherwise
 # compete with the BLAS threads on a loaded machine.
 set -eu
 cd "$(dirname "$0")/.."
 LIB=${SORA_LIB:-build/libsora.a}
 THREADS=${THREADS:-$(nproc)}
-ENC=${ENC:-9 64 64}
+ENC=${ENC:-9 64 64,9 128 128}
 RT=${RT:-33 256 256}
 ROUNDS=${ROUNDS:-2}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -25,6 +26,12 @@ if grep -qw avx512f /proc/cpuinfo; then
 	echo "OPENBLAS_CORETYPE=${VAE_BENCH_CORETYPE:-SkylakeX} (was ${OPENBLAS_CORETYPE:-unset})" >&2
 	export OPENBLAS_CORETYPE=${VAE_BENCH_CORETYPE:-SkylakeX}
 fi
+# Both sides keep freed memory in glibc's heap (no mmap per buffer, no trimming): a fresh buffer faults on
+# every first touch of a page, 16 us per 4 KiB on the VM we bench on, and PyTorch's activations above glibc's
+# 32 MiB dynamic threshold would otherwise be mapped afresh on every call (2.5x its time at 9x128x128).
+# sora.c sets the same in-process (util/big_alloc.c), up to the 32 MiB that mallopt allows.
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184}
+echo "GLIBC_TUNABLES=$GLIBC_TUNABLES" >&2
 PY=${PYTHON:-/usr/bin/python3} # Debian's python3-torch lives in the system Python
 T=$(mktemp -d /tmp/sora-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -34,11 +41,17 @@ cc -O2 -std=gnu11 -Icommon -fopenmp bench/vae_bench.c "$LIB" $(pkg-config --cfla
 	-o "$T/vae_bench"
 cc -O2 tests/tools/peak_rss.c -o "$T/peak_rss"
 
+IFS=, read -ra CLIPS <<<"$ENC"
 # shellcheck disable=SC2086
 for r in $(seq "$ROUNDS"); do
-	{ "$T/vae_bench" conv && "$T/vae_bench" encoder $ENC; } >"$T/sora.$r" 2>"$T/err.sora"
-	{ "$PY" bench/vae_peer_torch.py "$THREADS" conv && "$PY" bench/vae_peer_torch.py "$THREADS" encoder $ENC; } \
-		>"$T/torch.$r" 2>"$T/err.torch"
+	{
+		"$T/vae_bench" conv
+		for c in "${CLIPS[@]}"; do "$T/vae_bench" encoder $c; done
+	} >"$T/sora.$r" 2>"$T/err.sora"
+	{
+		"$PY" bench/vae_peer_torch.py "$THREADS" conv
+		for c in "${CLIPS[@]}"; do "$PY" bench/vae_peer_torch.py "$THREADS" encoder $c; done
+	} >"$T/torch.$r" 2>"$T/err.torch"
 done
 sort -u "$T/err.sora" "$T/err.torch" >&2
 # Best round of each side: the highest GFLOP/s, the lowest seconds.

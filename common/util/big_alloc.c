@@ -1,13 +1,30 @@
 #include "big_alloc.h"
 
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+/* glibc hands a freed buffer above its mmap threshold back to the kernel and trims the heap's free top above
+ * its trim threshold; the next buffer is then mapped afresh and faults on its first touches (16 µs per 4 KiB
+ * page on our VM: more than the conv that writes the buffer). Its dynamic threshold keeps most freed
+ * buffers only from the second pass on, and trims still return the top. Keep freed memory in the heap for
+ * the next buffer: buffers up to 32 MiB (glibc's ceiling for the threshold) from the heap, and no trimming
+ * below 2 GiB of free top. */
+static void keep_freed_memory(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
 void *sora_big_alloc(size_t bytes)
 {
-	if (bytes < 2 * HUGE_PAGE)
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	(void)pthread_once(&once, keep_freed_memory);
+	if (bytes < HUGE_PAGE)
 		return malloc(bytes ? bytes : 1);
 	const size_t whole = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 	void *p = NULL;

@@ -4,10 +4,12 @@
 
 #include <stddef.h>
 
-/* malloc, but from 4 MiB up 2 MiB-aligned and marked for transparent huge pages (MADV_HUGEPAGE), so that
+/* malloc, but from 2 MiB up 2 MiB-aligned and marked for transparent huge pages (MADV_HUGEPAGE), so that
  * the first touch of each 2 MiB is one page fault instead of 512 and the TLB covers more: on a VM the
- * page faults of fresh activations were a tenth of the VAE encoder's time. Free with free(). NULL when out
- * of memory. */
+ * page faults of fresh activations were a tenth of the VAE encoder's time. The first call also tells glibc
+ * to keep freed memory for reuse (buffers up to 32 MiB from the heap, no trimming of its top below 2 GiB),
+ * so that a pass repeated on clips of one size faults no more after the first: a process-wide setting, as
+ * PyTorch's CPU allocator gets from glibc's dynamic threshold. Free with free(). NULL when out of memory. */
 void *sora_big_alloc(size_t bytes);
 
 /* A per-thread pool of freed big buffers, for the activations of one forward pass (a model call on its

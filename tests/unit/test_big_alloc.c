@@ -3,6 +3,7 @@
 #include "util/big_alloc.h"
 
 #include <criterion/criterion.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -56,4 +57,19 @@ Test(big_alloc, huge_pages_are_aligned)
 	cr_expect_eq((uintptr_t)a % (2 * MB), 0);
 	sora_big_give(a, cap);
 	sora_big_drain();
+}
+
+/* From 2 MiB up; and after the first big buffer, glibc serves buffers up to 32 MiB from its heap instead of
+ * fresh mappings (whose pages fault again on every first touch). */
+Test(big_alloc, freed_memory_is_kept_for_reuse)
+{
+	void *a = sora_big_alloc(3 * MB);
+	cr_assert(a);
+	cr_expect_eq((uintptr_t)a % (2 * MB), 0);
+	const size_t mapped = mallinfo2().hblkhd;
+	void *b = malloc(20 * MB);
+	cr_assert(b);
+	cr_expect_eq(mallinfo2().hblkhd, mapped, "a 20 MiB buffer was mapped on its own");
+	free(b);
+	free(a);
 }

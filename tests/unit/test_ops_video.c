@@ -118,7 +118,8 @@ Test(ops_video, conv3d_vs_f64)
 
 /* The AVX-512 direct path on the shapes that stress its edges: output channels not a multiple of its 8, input
  * channels over its chunk of 64, frames narrower than one 48-position tile, odd sizes, spatial stride 2
- * (phase planes), temporal stride 2, no front padding (streamed chunks), k 1 and k 5. */
+ * (phase planes), temporal stride 2, no front padding (streamed chunks), k 1 and k 5, and the VAE's widths
+ * (multiples of 16), strided and not. */
 Test(ops_video, conv3d_direct_vs_f64)
 {
 	sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
@@ -145,6 +146,11 @@ Test(ops_video, conv3d_direct_vs_f64)
 	    {.cin = 6, .cout = 11, .T = 3, .H = 7, .W = 5, .k = 1, .st = 1, .sh = 2, .sw = 2},
 	    {.cin = 2, .cout = 3, .T = 4, .H = 7, .W = 6, .k = 5, .st = 1, .sh = 1, .sw = 1},
 	    {.cin = 16, .cout = 24, .T = 2, .H = 40, .W = 50, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 5, .cout = 9, .T = 3, .H = 4, .W = 32, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 7, .cout = 16, .T = 2, .H = 7, .W = 16, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 3, .cout = 10, .T = 5, .H = 6, .W = 32, .k = 3, .st = 2, .sh = 2, .sw = 2},
+	    {.cin = 66, .cout = 8, .T = 3, .H = 5, .W = 48, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 4, .cout = 5, .T = 2, .H = 3, .W = 16, .k = 1, .st = 1, .sh = 1, .sw = 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		conv_case_with(sora_conv3d_direct, cases[i]);
