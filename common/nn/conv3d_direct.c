@@ -1,7 +1,9 @@
 /* The causal conv3d as a direct convolution with AVX-512: no im2col matrix.
  *
- * Each input frame is copied once into a window of k slots (frame ti in slot ti mod k: the k frames an output
- * frame reads never share one), its planes padded by replicating their edges (Hp = H + 2p, Wp = W + 2p).
+ * Each input frame is copied once into a window of slots (frame ti in slot ti mod nslot), its planes padded
+ * by replicating their edges (Hp = H + 2p, Wp = W + 2p). The output frames go in passes of as many as the
+ * window (64 MB) holds the inputs of, all of a small layer's frames in one pass: a pass is one parallel loop,
+ * and the threads wait for each other at its end (per frame, small layers lost 5-10 % waiting so).
  * Output positions are counted in padded coordinates too, n = h·Wp + w, so that the input under tap (kh, kw)
  * of output n is slot_plane[n + kh·Wp + kw]: for every tap, consecutive n read consecutive floats, and the
  * k³·cin rows of the implicit GEMM are plain offsets into the window. The 2p columns w ≥ W of each row are
@@ -11,7 +13,7 @@
  * A micro-tile is MR output channels × NR positions: 24 accumulators in registers, three vector loads of the
  * window and MR broadcasts of the weights (read in place, checkpoint layout) per tap. Input channels go in
  * chunks so that the window rows a tile reads stay in L2 while every channel block of the tile passes over
- * them. Threads (OpenMP) share out the tiles of a frame; a frame with few tiles is split by output channels
+ * them. Threads (OpenMP) share out the tiles of a pass; a pass with few tiles is split by output channels
  * too. Each tile is summed by one thread in one order, so the output does not depend on the thread count;
  * summation order differs from the im2col path, so the two agree to rounding, not bit for bit. */
 #include "conv3d_direct.h"
@@ -23,10 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR       8  /* output channels per micro-tile: one broadcast each */
-#define NV       3  /* 16-float vectors of output positions per micro-tile */
-#define NR       48 /* = 16·NV; (MR, NV) = (8, 3) measured best of (4, 6), (6, 4), (8, 3), (12, 2) */
-#define CI_CHUNK 64 /* input channels per pass over a tile */
+#define MR            8  /* output channels per micro-tile: one broadcast each */
+#define NV            3  /* 16-float vectors of output positions per micro-tile */
+#define NR            48 /* = 16·NV; (MR, NV) = (8, 3) measured best of (4, 6), (6, 4), (8, 3), (12, 2) */
+#define CI_CHUNK      64 /* input channels per pass over a tile */
+#define WINDOW_FLOATS ((size_t)16 << 20) /* 64 MB of padded input frames: the window's budget */
 
 int sora_conv3d_direct_applies(const sora_conv3d_args *a)
 {
@@ -82,29 +85,32 @@ static inline int input_frame(const sora_conv3d_args *a, int t, int kt)
 typedef struct geom {
 	int k, s, p, Hp, Wp, Hq, Wq;
 	size_t planeq; /* floats in one phase plane */
+	int nslot;     /* frames the window holds */
 } geom;
 
-/* The window holds k padded input frames, win [k, cin, s·s, Hq, Wq], input frame ti in slot ti % k: an output
- * frame reads k consecutive frames (or frame 0 again, in front), which never share a slot, and each frame is
- * padded once however many output frames read it. held[slot] is the frame a slot holds (-1: none). Loads the
- * frames output frame t reads, then points off [K] (row (ci, kt, kh, kw) of the implicit GEMM, for output
- * n = 0) at them. fill [k] is scratch. */
+/* The window holds nslot padded input frames, win [nslot, cin, s·s, Hq, Wq], input frame ti in slot
+ * ti % nslot. A group of G output frames from t0 reads a run of at most (G − 1)·st + k consecutive input
+ * frames (frame 0 repeated in front), so with nslot that long no two share a slot, and a frame is padded once
+ * however many output frames read it. held[slot] is the frame a slot holds (-1: none). Loads the frames
+ * that output frames t0 .. t0 + G − 1 read, then points off [G, K] (row (ci, kt, kh, kw) of the implicit
+ * GEMM, for output n = 0 of each frame) at them. fill [nslot] is scratch. */
 static void fill_window(float *win, int *held, int *fill, int *off, const float *x, const sora_conv3d_args *a,
-			const geom *g, int t)
+			const geom *g, int t0, int G)
 {
-	const int k = g->k, s = g->s, W = a->W, cin = a->cin;
+	const int k = g->k, s = g->s, W = a->W, cin = a->cin, ns = g->nslot;
 	const size_t frame_n = (size_t)s * s * g->planeq, slot_n = (size_t)cin * frame_n;
 	int nfill = 0;
-	for (int kt = 0; kt < k; kt++) {
-		const int ti = input_frame(a, t, kt);
-		if (held[ti % k] != ti)
-			held[ti % k] = ti, fill[nfill++] = ti;
-	}
+	for (int t = t0; t < t0 + G; t++)
+		for (int kt = 0; kt < k; kt++) {
+			const int ti = input_frame(a, t, kt);
+			if (held[ti % ns] != ti)
+				held[ti % ns] = ti, fill[nfill++] = ti;
+		}
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int f = 0; f < nfill; f++)
 		for (int ci = 0; ci < cin; ci++) {
 			const int ti = fill[f];
-			float *frame = win + (size_t)(ti % k) * slot_n + (size_t)ci * frame_n;
+			float *frame = win + (size_t)(ti % ns) * slot_n + (size_t)ci * frame_n;
 			for (int hp = 0; hp < g->Hp; hp++) {
 				const float *src =
 				    x + (((size_t)ci * a->T + ti) * a->H + clampi(hp - g->p, a->H - 1)) * W;
@@ -129,17 +135,26 @@ static void fill_window(float *win, int *held, int *fill, int *off, const float 
 				}
 			}
 		}
-	for (int r = 0; r < cin * k * k * k; r++) {
-		const int kw = r % k, kh = r / k % k, kt = r / (k * k) % k, ci = r / (k * k * k);
-		const int ti = input_frame(a, t, kt);
-		const size_t phase = (size_t)(kh % s) * s + kw % s;
-		off[r] = (int)((size_t)(ti % k) * slot_n + (size_t)ci * frame_n + phase * g->planeq +
-			       (size_t)(kh / s) * g->Wq + kw / s);
-	}
+	const int K = cin * k * k * k;
+	for (int t = t0; t < t0 + G; t++)
+		for (int r = 0; r < K; r++) {
+			const int kw = r % k, kh = r / k % k, kt = r / (k * k) % k, ci = r / (k * k * k);
+			const int ti = input_frame(a, t, kt);
+			const size_t phase = (size_t)(kh % s) * s + kw % s;
+			off[(size_t)(t - t0) * K + r] =
+			    (int)((size_t)(ti % ns) * slot_n + (size_t)ci * frame_n + phase * g->planeq +
+				  (size_t)(kh / s) * g->Wq + kw / s);
+		}
 }
 
 int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b, const sora_conv3d_args *a,
 		       sora_err *e)
+{
+	return sora_conv3d_direct_window(y, x, w, b, a, WINDOW_FLOATS, e);
+}
+
+int sora_conv3d_direct_window(float *y, const float *x, const float *w, const float *b,
+			      const sora_conv3d_args *a, size_t window_floats, sora_err *e)
 {
 	float *win = NULL, *ct = NULL;
 	int *off = NULL, To, Ho, Wo;
@@ -153,31 +168,43 @@ int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b,
 	const int k = g.k, s = g.s, cin = a->cin, cout = a->cout, K = cin * k * k * k;
 	const int nblk = (cout + MR - 1) / MR, N = Ho * g.Wq, npanel = (N + NR - 1) / NR;
 	const int nthreads = omp_get_max_threads();
+	/* Output frames per pass: as many as a window of window_floats holds the inputs of, one at least. One
+	 * pass is one parallel loop over its tiles, so that the threads wait for each other once per pass. */
+	const size_t slot_n = (size_t)cin * s * s * g.planeq;
+	int G = 1;
+	while (G < To && ((size_t)G * a->st + k) * slot_n <= window_floats)
+		G++;
+	g.nslot = (G - 1) * a->st + k;
 	/* Enough tiles for every thread to have several: split the channel blocks into groups if need be. */
-	int ngroup = (4 * nthreads + npanel - 1) / npanel;
+	const int nft = G * npanel; /* frame-panels in a whole pass */
+	int ngroup = (4 * nthreads + nft - 1) / nft;
 	ngroup = ngroup > nblk ? nblk : ngroup;
 	const int gblk = (nblk + ngroup - 1) / ngroup;
 	ngroup = (nblk + gblk - 1) / gblk;
 
 	/* The window, plus the floats that the last panel reads past its end (for dropped outputs). */
-	const size_t nwin_used = (size_t)cin * k * s * s * g.planeq, nwin = nwin_used + NR + g.Wq + k;
+	const size_t nwin_used = (size_t)g.nslot * slot_n, nwin = nwin_used + NR + g.Wq + k;
 	CHECK(e, nwin < (size_t)1 << 31, "conv3d: %d channels of %dx%d frames: too large for one window", cin,
 	      a->H, a->W);
 	CHECK_ALLOC(e, win = sora_big_alloc(nwin * sizeof *win));
 	memset(win + nwin_used, 0, (nwin - nwin_used) * sizeof *win);
-	CHECK_ALLOC(e, off = malloc((size_t)(K + 2 * k) * sizeof *off)); /* off [K], held [k], fill [k] */
-	int *held = off + K, *fill = held + k;
-	for (int i = 0; i < k; i++)
+	/* off [G, K], held [nslot], fill [nslot] */
+	CHECK_ALLOC(e, off = malloc(((size_t)G * K + 2 * (size_t)g.nslot) * sizeof *off));
+	int *held = off + (size_t)G * K, *fill = held + g.nslot;
+	for (int i = 0; i < g.nslot; i++)
 		held[i] = -1;
 	const size_t ct_n = (size_t)gblk * MR * NR;
 	CHECK_ALLOC(e, ct = malloc((size_t)nthreads * ct_n * sizeof *ct));
 	const int chunk = CI_CHUNK * k * k * k; /* rows per pass */
 
-	for (int t = 0; t < To; t++) {
-		fill_window(win, held, fill, off, x, a, &g, t);
+	for (int t0 = 0; t0 < To; t0 += G) {
+		const int Gc = G < To - t0 ? G : To - t0;
+		fill_window(win, held, fill, off, x, a, &g, t0, Gc);
 #pragma omp parallel for schedule(dynamic)
-		for (int tile = 0; tile < npanel * ngroup; tile++) {
-			const int p = tile / ngroup, gi = tile % ngroup;
+		for (int tile = 0; tile < Gc * npanel * ngroup; tile++) {
+			const int ft = tile / ngroup, gi = tile % ngroup, p = ft % npanel,
+				  t = t0 + ft / npanel;
+			const int *toff = off + (size_t)(ft / npanel) * K;
 			const int b0 = gi * gblk, b1 = b0 + gblk < nblk ? b0 + gblk : nblk;
 			float *c = ct + (size_t)omp_get_thread_num() * ct_n;
 			for (int i = 0; i < (b1 - b0) * MR; i++) {
@@ -195,7 +222,7 @@ int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b,
 											 : cout - 1) *
 								K;
 					micro_tile(c + (size_t)(blk - b0) * MR * NR, wr, win + (size_t)p * NR,
-						   off, r0, r0 + chunk < K ? r0 + chunk : K);
+						   toff, r0, r0 + chunk < K ? r0 + chunk : K);
 				}
 			/* Keep the positions inside the frame: n = h·Wq + w with w < Wo. */
 			const int n0 = p * NR, n1 = n0 + NR < N ? n0 + NR : N;

@@ -14,4 +14,9 @@ int sora_conv3d_direct_applies(const sora_conv3d_args *a);
 int sora_conv3d_direct(float *y, const float *x, const float *w, const float *b, const sora_conv3d_args *a,
 		       sora_err *e);
 
+/* The same with a window of at most window_floats floats of padded input frames (but always the k frames one
+ * output frame reads): sora_conv3d_direct allows 64 MB; the tests pass less, to run many passes. */
+int sora_conv3d_direct_window(float *y, const float *x, const float *w, const float *b,
+			      const sora_conv3d_args *a, size_t window_floats, sora_err *e);
+
 #endif

@@ -156,6 +156,46 @@ Test(ops_video, conv3d_direct_vs_f64)
 		conv_case_with(sora_conv3d_direct, cases[i]);
 }
 
+static size_t test_window; /* floats */
+
+static int direct_small_window(float *y, const float *x, const float *w, const float *b,
+			       const sora_conv3d_args *a, sora_err *e)
+{
+	return sora_conv3d_direct_window(y, x, w, b, a, test_window, e);
+}
+
+/* Windows too small for the whole clip: passes of 1, 2 and 3 output frames whose input frames wrap around
+ * the window's slots, with temporal strides 1 and 2 and without front padding. */
+Test(ops_video, conv3d_direct_in_passes)
+{
+	sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
+	if (!sora_conv3d_direct_applies(&probe))
+		cr_skip_test("no AVX-512 on this CPU: the direct conv3d path is not used here");
+	const sora_conv3d_args cases[] = {
+	    {.cin = 5, .cout = 9, .T = 11, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 4, .cout = 8, .T = 13, .H = 9, .W = 8, .k = 3, .st = 2, .sh = 2, .sw = 2},
+	    {.cin = 3,
+	     .cout = 7,
+	     .T = 10,
+	     .H = 5,
+	     .W = 6,
+	     .k = 3,
+	     .st = 1,
+	     .sh = 1,
+	     .sw = 1,
+	     .no_front_pad = 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const sora_conv3d_args *a = &cases[i];
+		const int s = a->sh; /* a padded frame: s·s phase planes of ⌈(H + 2)/s⌉ × ⌈(W + 2)/s⌉ */
+		const size_t slot = (size_t)a->cin * s * s * ((a->H + 1 + s) / s) * ((a->W + 1 + s) / s);
+		for (int G = 1; G <= 3; G++) {
+			test_window = ((size_t)(G - 1) * a->st + 3) * slot;
+			conv_case_with(direct_small_window, *a);
+		}
+	}
+}
+
 /* Each tile is summed by one thread in one order: the output does not depend on the thread count. */
 Test(ops_video, conv3d_thread_count_invariant)
 {
