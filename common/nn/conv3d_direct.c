@@ -36,36 +36,49 @@ int sora_conv3d_direct_applies(const sora_conv3d_args *a)
 	return __builtin_cpu_supports("avx512f") && a->sh == a->sw;
 }
 
-/* c [MR, NR] += W · B over rows [r0, r1) of the implicit GEMM: W row i is wr[i][r], B row r is the NR floats
- * at b + off[r]. The weights are broadcast from their checkpoint layout: no packing. */
-__attribute__((target("avx512f"))) static void micro_tile(float *c, const float *const wr[MR], const float *b,
-							  const int *off, int r0, int r1)
+/* c [MR, 16·nv] (row stride NR) += W · B over rows [r0, r1) of the implicit GEMM: W row i is wr[i][r], B row
+ * r is the 16·nv floats at b + off[r]. The weights are broadcast from their checkpoint layout: no packing.
+ * Inlined for each nv (a frame's last panel may be one or two vectors), so that the accumulators stay in
+ * registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_body(float *c, const float *const wr[MR], const float *b, const int *off, int r0, int r1, const int nv)
 {
 	__m512 acc[MR][NV];
 #pragma GCC unroll 16
 	for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
-		for (int v = 0; v < NV; v++)
+		for (int v = 0; v < nv; v++)
 			acc[i][v] = _mm512_loadu_ps(c + (ptrdiff_t)i * NR + (ptrdiff_t)16 * v);
 	for (int r = r0; r < r1; r++) {
 		const float *p = b + off[r];
 		__m512 bv[NV];
 #pragma GCC unroll 8
-		for (int v = 0; v < NV; v++)
+		for (int v = 0; v < nv; v++)
 			bv[v] = _mm512_loadu_ps(p + (ptrdiff_t)16 * v);
 #pragma GCC unroll 16
 		for (int i = 0; i < MR; i++) {
 			const __m512 ai = _mm512_set1_ps(wr[i][r]);
 #pragma GCC unroll 8
-			for (int v = 0; v < NV; v++)
+			for (int v = 0; v < nv; v++)
 				acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
 		}
 	}
 #pragma GCC unroll 16
 	for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
-		for (int v = 0; v < NV; v++)
+		for (int v = 0; v < nv; v++)
 			_mm512_storeu_ps(c + (ptrdiff_t)i * NR + (ptrdiff_t)16 * v, acc[i][v]);
+}
+
+__attribute__((target("avx512f"))) static void micro_tile(float *c, const float *const wr[MR], const float *b,
+							  const int *off, int r0, int r1, int nv)
+{
+	if (nv == 3)
+		tile_body(c, wr, b, off, r0, r1, 3);
+	else if (nv == 2)
+		tile_body(c, wr, b, off, r0, r1, 2);
+	else
+		tile_body(c, wr, b, off, r0, r1, 1);
 }
 
 static inline int clampi(int v, int hi)
@@ -205,6 +218,7 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 			const int ft = tile / ngroup, gi = tile % ngroup, p = ft % npanel,
 				  t = t0 + ft / npanel;
 			const int *toff = off + (size_t)(ft / npanel) * K;
+			const int nv = (N - p * NR + 15) / 16 < NV ? (N - p * NR + 15) / 16 : NV;
 			const int b0 = gi * gblk, b1 = b0 + gblk < nblk ? b0 + gblk : nblk;
 			float *c = ct + (size_t)omp_get_thread_num() * ct_n;
 			for (int i = 0; i < (b1 - b0) * MR; i++) {
@@ -222,7 +236,7 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 											 : cout - 1) *
 								K;
 					micro_tile(c + (size_t)(blk - b0) * MR * NR, wr, win + (size_t)p * NR,
-						   toff, r0, r0 + chunk < K ? r0 + chunk : K);
+						   toff, r0, r0 + chunk < K ? r0 + chunk : K, nv);
 				}
 			/* Keep the positions inside the frame: n = h·Wq + w with w < Wo. */
 			const int n0 = p * NR, n1 = n0 + NR < N ? n0 + NR : N;
