@@ -245,8 +245,9 @@ wide [16, 3, 8, 8] 64px/3:2/9 64 64 9 2"
 	expect "--vae: rejects with their reason" "$errs" "short: too short for any bucket: 3 frames (3 at stride 1)|tiny: too small for any bucket: 32x32 is under 0.8 x 4096 pixels|gone: cannot open: No such file or directory"
 	# A clip already at its bucket's size and rate: the prepared frames are its first 9, exactly, so the
 	# stored latent is sora-vae's z of them rounded to bf16 (nearest even), bit for bit (both on one
-	# thread: OpenBLAS's sums depend on the thread count, and sora-vae takes it from the environment).
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sora-vae encode $VAE --frames 9 -o "$T/exact_ref.safetensors" "$T/exact.mp4" 2>/dev/null
+	# thread, -j 1: OpenBLAS's sgemm, which runs the 1x1x1 convs and the attention, sums in an order that
+	# depends on its thread count).
+	sora-vae encode -j 1 $VAE --frames 9 -o "$T/exact_ref.safetensors" "$T/exact.mp4" 2>/dev/null
 	cmp=$($PY - "$READ" "$T/lat" "$T/exact_ref.safetensors" <<'PY'
 import importlib.util, sys
 import numpy as np
