@@ -28,7 +28,7 @@
 #define MR            8  /* output channels per micro-tile: one broadcast each */
 #define NV            3  /* 16-float vectors of output positions per micro-tile */
 #define NR            48 /* = 16·NV; (MR, NV) = (8, 3) measured best of (4, 6), (6, 4), (8, 3), (12, 2) */
-#define CI_CHUNK      64 /* input channels per pass over a tile */
+#define CI_CHUNK      64 /* input channels per sweep over a tile */
 #define WINDOW_FLOATS ((size_t)16 << 20) /* 64 MB of padded input frames: the window's budget */
 
 int sora_conv3d_direct_applies(const sora_conv3d_args *a)
@@ -208,7 +208,7 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 		held[i] = -1;
 	const size_t ct_n = (size_t)gblk * MR * NR;
 	CHECK_ALLOC(e, ct = malloc((size_t)nthreads * ct_n * sizeof *ct));
-	const int chunk = CI_CHUNK * k * k * k; /* rows per pass */
+	const int chunk = CI_CHUNK * k * k * k; /* rows per sweep */
 
 	for (int t0 = 0; t0 < To; t0 += G) {
 		const int Gc = G < To - t0 ? G : To - t0;
