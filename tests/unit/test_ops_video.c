@@ -116,15 +116,20 @@ Test(ops_video, conv3d_vs_f64)
 	    .cin = 3, .cout = 5, .T = 5, .H = 7, .W = 10, .k = 3, .st = 2, .sh = 1, .sw = 2});
 }
 
+static void skip_without_direct_path(void)
+{
+	const sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
+	if (!sora_conv3d_direct_applies(&probe))
+		cr_skip_test("no AVX-512 on this CPU: the direct conv3d path is not used here");
+}
+
 /* The AVX-512 direct path on the shapes that stress its edges: output channels not a multiple of its 8, input
  * channels over its chunk of 64, frames narrower than one 48-position tile, odd sizes, spatial stride 2
  * (phase planes), temporal stride 2, no front padding (streamed chunks), k 1 and k 5, and the VAE's widths
  * (multiples of 16), strided and not. */
 Test(ops_video, conv3d_direct_vs_f64)
 {
-	sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
-	if (!sora_conv3d_direct_applies(&probe))
-		cr_skip_test("no AVX-512 on this CPU: the direct conv3d path is not used here");
+	skip_without_direct_path();
 	const sora_conv3d_args cases[] = {
 	    {.cin = 5, .cout = 7, .T = 5, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
 	    {.cin = 70, .cout = 13, .T = 3, .H = 9, .W = 11, .k = 3, .st = 1, .sh = 1, .sw = 1},
@@ -168,9 +173,7 @@ static int direct_small_window(float *y, const float *x, const float *w, const f
  * the window's slots, with temporal strides 1 and 2 and without front padding. */
 Test(ops_video, conv3d_direct_in_passes)
 {
-	sora_conv3d_args probe = {.k = 3, .sh = 1, .sw = 1};
-	if (!sora_conv3d_direct_applies(&probe))
-		cr_skip_test("no AVX-512 on this CPU: the direct conv3d path is not used here");
+	skip_without_direct_path();
 	const sora_conv3d_args cases[] = {
 	    {.cin = 5, .cout = 9, .T = 11, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
 	    {.cin = 4, .cout = 8, .T = 13, .H = 9, .W = 8, .k = 3, .st = 2, .sh = 2, .sw = 2},
