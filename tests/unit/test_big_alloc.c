@@ -1,5 +1,5 @@
-/* The big-buffer pool: reuse within the size bound, a miss empties the pool, a full pool keeps the largest.
- */
+/* Big buffers: the pool's reuse within the size bound, a miss empties the pool, a full pool keeps the
+ * largest; huge-page alignment; glibc keeping freed memory in its heap. */
 #include "util/big_alloc.h"
 
 #include <criterion/criterion.h>
