@@ -7,9 +7,10 @@
 /* malloc, but from 2 MiB up 2 MiB-aligned and marked for transparent huge pages (MADV_HUGEPAGE), so that
  * the first touch of each 2 MiB is one page fault instead of 512 and the TLB covers more: on a VM the
  * page faults of fresh activations were a tenth of the VAE encoder's time. The first call also tells glibc
- * to keep freed memory for reuse (buffers up to 32 MiB from the heap, no trimming of its top below 2 GiB),
- * so that a pass repeated on clips of one size faults no more after the first: a process-wide setting, as
- * PyTorch's CPU allocator gets from glibc's dynamic threshold. Free with free(). NULL when out of memory. */
+ * to keep freed memory for reuse (every buffer from the heap, none mapped on its own; no trimming of the
+ * heap's top below 2 GiB), so that a pass repeated on clips of one size faults no more after the first: a
+ * process-wide setting, what PyTorch gets from glibc when GLIBC_TUNABLES raises its mmap threshold (as
+ * bench/vae.sh does for both sides). Free with free(). NULL when out of memory. */
 void *sora_big_alloc(size_t bytes);
 
 /* A per-thread pool of freed big buffers, for the activations of one forward pass (a model call on its

@@ -59,8 +59,8 @@ Test(big_alloc, huge_pages_are_aligned)
 	sora_big_drain();
 }
 
-/* From 2 MiB up; and after the first big buffer, glibc serves buffers up to 32 MiB from its heap instead of
- * fresh mappings (whose pages fault again on every first touch). */
+/* From 2 MiB up; and after the first big buffer, glibc serves every buffer from its heap instead of fresh
+ * mappings (whose pages fault again on every first touch), those above its 32 MiB mmap ceiling too. */
 Test(big_alloc, freed_memory_is_kept_for_reuse)
 {
 	void *a = sora_big_alloc(3 * MB);
@@ -70,6 +70,10 @@ Test(big_alloc, freed_memory_is_kept_for_reuse)
 	void *b = malloc(20 * MB);
 	cr_assert(b);
 	cr_expect_eq(mallinfo2().hblkhd, mapped, "a 20 MiB buffer was mapped on its own");
+	void *c = malloc(80 * MB);
+	cr_assert(c);
+	cr_expect_eq(mallinfo2().hblkhd, mapped, "an 80 MiB buffer was mapped on its own");
+	free(c);
 	free(b);
 	free(a);
 }
