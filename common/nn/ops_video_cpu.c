@@ -4,6 +4,7 @@
 
 #include "../util/big_alloc.h"
 #include "conv3d_direct.h"
+#include "conv3d_winograd.h"
 #include "ops.h"
 
 #include <cblas.h>
@@ -78,6 +79,16 @@ static void im2col(float *col, const float *x, const sora_conv3d_args *a, int Ho
 	}
 }
 
+/* Winograd (4/9 of the multiplications) where its transforms are small beside the GEMMs: 32 input channels
+ * or more and frames of 32×32 or more (at 16×16 its panels of 48 tiles waste a third of the work); and where
+ * its window of three transformed frames (4× the input frames) stays within 512 MB, else the direct path. */
+static int winograd_pays(const sora_conv3d_args *a)
+{
+	return sora_conv3d_winograd_applies(a) && a->cin >= 32 &&
+	       (size_t)(a->H + 1) / 2 * ((a->W + 1) / 2) >= 256 &&
+	       3 * sora_conv3d_winograd_frame_floats(a) <= (size_t)128 << 20;
+}
+
 int sora_cpu_causal_conv3d(float *y, const float *x, const float *w, const float *b,
 			   const sora_conv3d_args *a, sora_err *e)
 {
@@ -86,6 +97,8 @@ int sora_cpu_causal_conv3d(float *y, const float *x, const float *w, const float
 	TRY(sora_conv3d_out_size(a, &To, &Ho, &Wo, e));
 	const int k = a->k, K = a->cin * k * k * k;
 	const int pointwise = k == 1 && a->st == 1 && a->sh == 1 && a->sw == 1;
+	if (winograd_pays(a))
+		return sora_conv3d_winograd(y, x, w, b, a, e);
 	if (!pointwise && sora_conv3d_direct_applies(a)) /* a 1×1×1 conv is one sgemm: 2-4× the direct path */
 		return sora_conv3d_direct(y, x, w, b, a, e);
 	const int64_t P = (int64_t)To * Ho * Wo, lines = (int64_t)To * Ho;

@@ -1,6 +1,7 @@
 /* The CPU video ops against hand-worked cases and float64 references written out loop by loop from the
  * PyTorch definitions (F.pad replicate + Conv3d, GroupNorm, interpolate nearest, masked softmax). */
 #include "nn/conv3d_direct.h"
+#include "nn/conv3d_winograd.h"
 #include "nn/ops_video.h"
 
 #include <criterion/criterion.h>
@@ -351,4 +352,72 @@ Test(ops_video, frame_causal_attention_vs_f64)
 	for (int d = 0; d < D; d++)
 		cr_expect_float_eq(o[d], v[d], 1e-6);
 	free(q), free(k), free(v), free(o);
+}
+
+static void skip_without_winograd_path(void)
+{
+	const sora_conv3d_args probe = {.cin = 16, .k = 3, .st = 1, .sh = 1, .sw = 1};
+	if (!sora_conv3d_winograd_applies(&probe))
+		cr_skip_test("no AVX-512 on this CPU: the Winograd conv3d path is not used here");
+}
+
+/* The Winograd path on the shapes that stress its edges: odd heights and widths (2×2 blocks cut by the
+ * frame), tile rows not a multiple of its 16-tile vectors, one tile, output channels not a multiple of 8 and
+ * more than a tile's 8 blocks of them, input channels over a sweep's 64 rows, no front padding, and the VAE's
+ * widths. */
+Test(ops_video, conv3d_winograd_vs_f64)
+{
+	skip_without_winograd_path();
+	const sora_conv3d_args cases[] = {
+	    {.cin = 16, .cout = 7, .T = 5, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 32, .cout = 13, .T = 3, .H = 9, .W = 11, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16, .cout = 9, .T = 2, .H = 1, .W = 1, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16, .cout = 70, .T = 2, .H = 2, .W = 3, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 48, .cout = 24, .T = 2, .H = 40, .W = 50, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16, .cout = 8, .T = 3, .H = 8, .W = 64, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 32, .cout = 16, .T = 3, .H = 33, .W = 32, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16,
+	     .cout = 6,
+	     .T = 6,
+	     .H = 5,
+	     .W = 9,
+	     .k = 3,
+	     .st = 1,
+	     .sh = 1,
+	     .sw = 1,
+	     .no_front_pad = 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		conv_case_with(sora_conv3d_winograd, cases[i]);
+}
+
+static int winograd_small_window(float *y, const float *x, const float *w, const float *b,
+				 const sora_conv3d_args *a, sora_err *e)
+{
+	return sora_conv3d_winograd_window(y, x, w, b, a, test_window, e);
+}
+
+/* Windows too small for the whole clip: passes of 1, 2 and 3 output frames whose transformed input frames
+ * wrap around the window's slots, with and without front padding. */
+Test(ops_video, conv3d_winograd_in_passes)
+{
+	skip_without_winograd_path();
+	const sora_conv3d_args cases[] = {
+	    {.cin = 16, .cout = 9, .T = 11, .H = 6, .W = 7, .k = 3, .st = 1, .sh = 1, .sw = 1},
+	    {.cin = 16,
+	     .cout = 7,
+	     .T = 10,
+	     .H = 5,
+	     .W = 6,
+	     .k = 3,
+	     .st = 1,
+	     .sh = 1,
+	     .sw = 1,
+	     .no_front_pad = 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		for (int G = 1; G <= 3; G++) {
+			test_window = (size_t)(G + 2) * sora_conv3d_winograd_frame_floats(&cases[i]);
+			conv_case_with(winograd_small_window, cases[i]);
+		}
 }
