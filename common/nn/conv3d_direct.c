@@ -178,7 +178,7 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 											 : cout - 1) *
 								K;
 					micro_tile(c + (size_t)(blk - b0) * MR * NR, wr, win + (size_t)p * NR,
-						   toff, r0, r0 + chunk < K ? r0 + chunk : K, nv);
+						   toff, r0, r0 + chunk < K ? r0 + chunk : K, nv, 0);
 				}
 			/* Keep the positions inside the frame: n = h·Wq + w with w < Wo. */
 			const int n0 = p * NR, n1 = n0 + NR < N ? n0 + NR : N;

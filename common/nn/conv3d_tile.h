@@ -12,19 +12,21 @@
 #define NV 3  /* 16-float vectors of output positions per micro-tile */
 #define NR 48 /* = 16·NV; (MR, NV) = (8, 3) measured best of (4, 6), (6, 4), (8, 3), (12, 2) */
 
-/* c [MR, 16·nv] (row stride NR) += W · B over rows [r0, r1) of the implicit GEMM: W row i is wr[i][r], B row
- * r is the 16·nv floats at b + off[r]. The weights are broadcast from their checkpoint layout: no packing.
- * Inlined for each nv (a frame's last panel may be one or two vectors), so that the accumulators stay in
- * registers. */
+/* c [MR, 16·nv] (row stride NR) += W · B (= W · B when fresh) over rows [r0, r1) of the implicit GEMM: W row
+ * i is wr[i][r], B row r is the 16·nv floats at b + off[r]. The weights are broadcast from their checkpoint
+ * layout: no packing. Inlined for each nv (a frame's last panel may be one or two vectors), so that the
+ * accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile_body(float *c, const float *const wr[MR], const float *b, const int *off, int r0, int r1, const int nv)
+tile_body(float *c, const float *const wr[MR], const float *b, const int *off, int r0, int r1, const int nv,
+	  const int fresh)
 {
 	__m512 acc[MR][NV];
 #pragma GCC unroll 16
 	for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
 		for (int v = 0; v < nv; v++)
-			acc[i][v] = _mm512_loadu_ps(c + (ptrdiff_t)i * NR + (ptrdiff_t)16 * v);
+			acc[i][v] = fresh ? _mm512_setzero_ps()
+					  : _mm512_loadu_ps(c + (ptrdiff_t)i * NR + (ptrdiff_t)16 * v);
 	for (int r = r0; r < r1; r++) {
 		const float *p = b + off[r];
 		__m512 bv[NV];
@@ -46,15 +48,23 @@ tile_body(float *c, const float *const wr[MR], const float *b, const int *off, i
 			_mm512_storeu_ps(c + (ptrdiff_t)i * NR + (ptrdiff_t)16 * v, acc[i][v]);
 }
 
-__attribute__((target("avx512f"))) static inline void
-micro_tile(float *c, const float *const wr[MR], const float *b, const int *off, int r0, int r1, int nv)
+__attribute__((target("avx512f"))) static inline void micro_tile(float *c, const float *const wr[MR],
+								 const float *b, const int *off, int r0,
+								 int r1, int nv, int fresh)
 {
-	if (nv == 3)
-		tile_body(c, wr, b, off, r0, r1, 3);
+	if (fresh) {
+		if (nv == 3)
+			tile_body(c, wr, b, off, r0, r1, 3, 1);
+		else if (nv == 2)
+			tile_body(c, wr, b, off, r0, r1, 2, 1);
+		else
+			tile_body(c, wr, b, off, r0, r1, 1, 1);
+	} else if (nv == 3)
+		tile_body(c, wr, b, off, r0, r1, 3, 0);
 	else if (nv == 2)
-		tile_body(c, wr, b, off, r0, r1, 2);
+		tile_body(c, wr, b, off, r0, r1, 2, 0);
 	else
-		tile_body(c, wr, b, off, r0, r1, 1);
+		tile_body(c, wr, b, off, r0, r1, 1, 0);
 }
 
 static inline int clampi(int v, int hi)

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_ROWS    192                /* GEMM rows per sweep over a tile: its B rows stay in L1 */
-#define GBLK_MAX      8                  /* channel blocks per tile: its 16 GEMM tiles stay in L2 */
+#define CHUNK_ROWS    96                 /* GEMM rows per sweep over a tile: its B rows stay in L1 */
+#define GBLK_MAX      16                 /* channel blocks per tile: its 16 GEMM tiles (384 KB) stay in L2 */
 #define WINDOW_FLOATS ((size_t)32 << 20) /* 128 MB of transformed input frames: the window's budget */
 
 int sora_conv3d_winograd_applies(const sora_conv3d_args *a)
@@ -68,7 +68,8 @@ __attribute__((target("avx512f"))) static void transform_weights(float *u, const
 				__m512 g[3][3], h[4][3];
 				for (int kh = 0; kh < 3; kh++)
 					for (int kw = 0; kw < 3; kw++)
-						g[kh][kw] = _mm512_i32gather_ps(lane27, g0 + kh * 3 + kw, 4);
+						g[kh][kw] = _mm512_i32gather_ps(
+						    lane27, g0 + (ptrdiff_t)kh * 3 + kw, 4);
 				for (int kw = 0; kw < 3;
 				     kw++) { /* G·g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 */
 					const __m512 s = _mm512_add_ps(g[0][kw], g[2][kw]);
@@ -91,23 +92,24 @@ __attribute__((target("avx512f"))) static void transform_weights(float *u, const
 }
 
 /* V = Bᵀ·d·B of every tile of one channel of one input frame into its 16 planes (plane ξ at dst + ξ·pstride,
- * tile i·tw + j), 16 tiles of a tile row at a time. The padded frame's column 2j + c is input column
- * 2j + c − 1, clamped: the four padded rows under tile row i are deinterleaved into even and odd columns
- * first (e[j] = column 2j, o[j] = column 2j + 1), so that tile j reads e[j], o[j], e[j + 1], o[j + 1].
- * scratch: 8·(tw + 17) floats. */
+ * tile i·tw + j), 16 tiles of a tile row at a time. The four padded rows under tile row i are copied first
+ * (padded column q is input column q − 1, clamped), so that tile j reads columns 2j .. 2j + 3 of each: the
+ * even and odd ones of two vectors. scratch: 4·(2·tw + 32) floats. */
 __attribute__((target("avx512f"))) static void transform_frame(float *dst, size_t pstride, const float *x,
 							       int H, int W, int tw, int ntile, size_t ldv,
 							       float *scratch)
 {
-	const int th = (H + 1) / 2, stride = tw + 17;
+	const int th = (H + 1) / 2, stride = 2 * tw + 32;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+		      odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 	for (int i = 0; i < th; i++) {
 		for (int r = 0; r < 4; r++) {
 			const float *row = x + (size_t)clampi(2 * i - 1 + r, H - 1) * W;
-			float *e = scratch + (size_t)(2 * r) * stride, *o = e + stride;
-			for (int j = 0; j <= tw; j++) {
-				e[j] = row[clampi(2 * j - 1, W - 1)];
-				o[j] = row[clampi(2 * j, W - 1)];
-			}
+			float *rp = scratch + (size_t)r * stride;
+			rp[0] = row[0];
+			memcpy(rp + 1, row, (size_t)W * sizeof *rp);
+			for (int q = W + 1; q < stride; q++)
+				rp[q] = row[W - 1];
 		}
 		for (int j = 0; j < tw; j += 16) {
 			const __mmask16 m =
@@ -115,9 +117,13 @@ __attribute__((target("avx512f"))) static void transform_frame(float *dst, size_
 			__m512 t[4][4];
 			for (int r = 0; r < 4;
 			     r++) { /* d·B on each row: d0 − d2, d1 + d2, d2 − d1, d1 − d3 */
-				const float *e = scratch + (size_t)(2 * r) * stride + j, *o = e + stride;
-				const __m512 d0 = _mm512_loadu_ps(e), d1 = _mm512_loadu_ps(o),
-					     d2 = _mm512_loadu_ps(e + 1), d3 = _mm512_loadu_ps(o + 1);
+				const float *rp = scratch + (size_t)r * stride + (ptrdiff_t)2 * j;
+				const __m512 a0 = _mm512_loadu_ps(rp), a1 = _mm512_loadu_ps(rp + 16),
+					     b0 = _mm512_loadu_ps(rp + 2), b1 = _mm512_loadu_ps(rp + 18);
+				const __m512 d0 = _mm512_permutex2var_ps(a0, even, a1),
+					     d1 = _mm512_permutex2var_ps(a0, odd, a1),
+					     d2 = _mm512_permutex2var_ps(b0, even, b1),
+					     d3 = _mm512_permutex2var_ps(b0, odd, b1);
 				t[r][0] = _mm512_sub_ps(d0, d2);
 				t[r][1] = _mm512_add_ps(d1, d2);
 				t[r][2] = _mm512_sub_ps(d2, d1);
@@ -167,7 +173,7 @@ __attribute__((target("avx512f"))) static void untransform16(float *yc, const fl
 		const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
 			      hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15,
 						     31);
-		float *row = yc + (size_t)(2 * i) * Wo + 2 * j;
+		float *row = yc + (size_t)(2 * i) * Wo + (ptrdiff_t)2 * j;
 		_mm512_storeu_ps(row, _mm512_permutex2var_ps(y00, lo, y01));
 		_mm512_storeu_ps(row + 16, _mm512_permutex2var_ps(y00, hi, y01));
 		if (2 * i + 1 < Ho) {
@@ -225,7 +231,7 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 	int *held = off + (size_t)G * K3, *fill = held + nslot;
 	for (int i = 0; i < nslot; i++)
 		held[i] = -1;
-	const size_t ct_n = (size_t)16 * gblk * MR * NR, scratch_n = (size_t)8 * (tw + 17);
+	const size_t ct_n = (size_t)16 * gblk * MR * NR, scratch_n = (size_t)4 * (2 * tw + 32);
 	CHECK_ALLOC(e, ct = malloc((size_t)nthreads * ct_n * sizeof *ct));
 	CHECK_ALLOC(e, scratch = calloc((size_t)nthreads * scratch_n, sizeof *scratch));
 	transform_weights(u, w, cin, cout);
@@ -259,8 +265,6 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 			const int b0 = gi * gblk, b1 = b0 + gblk < nblk ? b0 + gblk : nblk;
 			const size_t mstride = (size_t)gblk * MR * NR; /* c [16, gblk·MR, NR] */
 			float *c = ct + (size_t)omp_get_thread_num() * ct_n;
-			for (int xi = 0; xi < 16; xi++)
-				memset(c + xi * mstride, 0, (size_t)(b1 - b0) * MR * NR * sizeof *c);
 			for (int xi = 0; xi < 16; xi++) {
 				const float *bx = win + xi * pstride + (size_t)p * NR,
 					    *ux = u + (size_t)xi * cout * K3;
@@ -275,14 +279,15 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 								     K3;
 						micro_tile(c + xi * mstride + (size_t)(blk - b0) * MR * NR,
 							   wr, bx, toff, r0,
-							   r0 + chunk < K3 ? r0 + chunk : K3, nv);
+							   r0 + chunk < K3 ? r0 + chunk : K3, nv, r0 == 0);
 					}
 			}
 			for (int co = b0 * MR; co < b1 * MR && co < cout; co++)
 				for (int v = 0; v < nv; v++)
 					untransform16(y + ((size_t)co * To + t) * Ho * Wo,
-						      c + (size_t)(co - b0 * MR) * NR + 16 * v, mstride,
-						      b ? b[co] : 0.0f, p * NR + 16 * v, ntile, tw, Ho, Wo);
+						      c + (size_t)(co - b0 * MR) * NR + (ptrdiff_t)16 * v,
+						      mstride, b ? b[co] : 0.0f, p * NR + 16 * v, ntile, tw,
+						      Ho, Wo);
 		}
 	}
 	free(win), free(u), free(off), free(ct), free(scratch);

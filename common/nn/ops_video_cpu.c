@@ -79,13 +79,14 @@ static void im2col(float *col, const float *x, const sora_conv3d_args *a, int Ho
 	}
 }
 
-/* Winograd (4/9 of the multiplications) where its transforms are small beside the GEMMs: 32 input channels
- * or more and frames of 32×32 or more (at 16×16 its panels of 48 tiles waste a third of the work); and where
- * its window of three transformed frames (4× the input frames) stays within 512 MB, else the direct path. */
+/* Winograd (4/9 of the multiplications) where the GEMMs outweigh the weights' transform (done per call, the
+ * cost of a few output tiles per weight): from 192 tiles of 2×2 outputs per input channel and output channel
+ * (16×16 frames × 3: 1.12× the direct path at 512 channels; × 2: even; 12×12 × 2: 0.66×), and where its
+ * window of three transformed frames (4× the input frames) stays within 512 MB, else the direct path. */
 static int winograd_pays(const sora_conv3d_args *a)
 {
-	return sora_conv3d_winograd_applies(a) && a->cin >= 32 &&
-	       (size_t)(a->H + 1) / 2 * ((a->W + 1) / 2) >= 256 &&
+	const size_t tiles = (size_t)((a->H + 1) / 2) * ((a->W + 1) / 2);
+	return sora_conv3d_winograd_applies(a) && tiles * (size_t)a->T >= 192 &&
 	       3 * sora_conv3d_winograd_frame_floats(a) <= (size_t)128 << 20;
 }
 
