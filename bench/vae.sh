@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The HunyuanVideo VAE on the CPU at the released channel widths (128, 256, 512, 512; random weights):
-# conv3d GFLOP/s on five layer shapes and the whole encoder's seconds per clip, sora.c (the AVX-512 direct
-# convolution of nn/conv3d_direct.c, OpenMP; im2col + OpenBLAS sgemm without AVX-512) next to PyTorch on
-# the CPU (Debian's python3-torch: oneDNN convolutions) running the same layers, same threads, in the
-# same run. The two sides alternate for ROUNDS rounds (default 2) and each keeps its best, so that load
-# from elsewhere does not favour one side. Then the peak RSS of a round trip (encode + decode) of one clip
-# through a random VAE of the released shape.
+# conv3d GFLOP/s on five layer shapes and the whole encoder's seconds per clip, sora.c (the AVX-512 direct and
+# Winograd convolutions of nn/conv3d_direct.c and nn/conv3d_winograd.c, OpenMP; im2col + OpenBLAS sgemm
+# without AVX-512) next to PyTorch on the CPU (Debian's python3-torch: oneDNN convolutions) running the same
+# layers, same threads, in the same run. GFLOP/s count a direct convolution's 2·cout·cin·k³ per output on
+# both sides (Winograd does 4/9 of those multiply-adds): the ratios compare times. The two sides alternate
+# for ROUNDS rounds (default 2) and each keeps its best, so that load from elsewhere does not favour one
+# side. Then the peak RSS of a round trip (encode + decode) of one clip through a random VAE of the released
+# shape.
 # Env: SORA_LIB (default build/libsora.a), THREADS (default: all cores), ENC (encoder clips "T H W", comma
 # separated, default "9 64 64,9 128 128"), RT (round-trip clip "T H W", default "33 256 256": minutes on
 # 2 cores).
