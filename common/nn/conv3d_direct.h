@@ -6,9 +6,9 @@
 #include "ops_video.h"
 
 /* Whether the direct path takes these arguments on this CPU: AVX-512F and equal strides on H and W (every
- * convolution of the VAE). sora_cpu_causal_conv3d uses it for those that the Winograd path (conv3d_winograd.h)
- * does not take or would not repay, but not for the 1×1×1 convs (one sgemm is faster), and im2col +
- * OpenBLAS sgemm elsewhere. */
+ * convolution of the VAE). sora_cpu_causal_conv3d uses it for those that the Winograd path
+ * (conv3d_winograd.h) does not take or would not repay, but not for the 1×1×1 convs (one sgemm is faster),
+ * and im2col + OpenBLAS sgemm elsewhere. */
 int sora_conv3d_direct_applies(const sora_conv3d_args *a);
 
 /* y = causal_conv3d(x) (ops_video.h's contract) for arguments where sora_conv3d_direct_applies; 0, or -1

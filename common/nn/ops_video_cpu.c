@@ -80,9 +80,9 @@ static void im2col(float *col, const float *x, const sora_conv3d_args *a, int Ho
 }
 
 /* Winograd (4/9 of the multiplications) where the GEMMs outweigh the weights' transform (done per call, the
- * cost of a few output tiles per weight): from 192 tiles of 2×2 outputs per input channel and output channel
- * (16×16 frames × 3: 1.12× the direct path at 512 channels; × 2: even; 12×12 × 2: 0.66×), and where its
- * window of three transformed frames (4× the input frames) stays within 512 MB, else the direct path. */
+ * cost of a few 2×2 output tiles per kernel): from 192 tiles × input frames (16×16 frames × 3: 1.12× the
+ * direct path at 512 channels; × 2: even; 12×12 × 2: 0.66×), and where its window of three transformed
+ * frames (4× the input frames) stays within 512 MB, else the direct path. */
 static int winograd_pays(const sora_conv3d_args *a)
 {
 	const size_t tiles = (size_t)((a->H + 1) / 2) * ((a->W + 1) / 2);
