@@ -132,10 +132,8 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 	g.nslot = (G - 1) * a->st + k;
 	/* Enough tiles for every thread to have several: split the channel blocks into groups if need be. */
 	const int nft = G * npanel; /* frame-panels in a whole pass */
-	int ngroup = (4 * nthreads + nft - 1) / nft;
-	ngroup = ngroup > nblk ? nblk : ngroup;
-	const int gblk = (nblk + ngroup - 1) / ngroup;
-	ngroup = (nblk + gblk - 1) / gblk;
+	int ngroup, gblk;
+	split_tasks(nft, nblk, nblk, nthreads, &ngroup, &gblk);
 
 	/* The window, plus the floats that the last panel reads past its end (for dropped outputs). */
 	const size_t nwin_used = (size_t)g.nslot * slot_n, nwin = nwin_used + NR + g.Wq + k;
@@ -160,7 +158,7 @@ int sora_conv3d_direct_window(float *y, const float *x, const float *w, const fl
 			const int ft = tile / ngroup, gi = tile % ngroup, p = ft % npanel,
 				  t = t0 + ft / npanel;
 			const int *toff = off + (size_t)(ft / npanel) * K;
-			const int nv = (N - p * NR + 15) / 16 < NV ? (N - p * NR + 15) / 16 : NV;
+			const int nv = panel_vectors(N, p);
 			const int b0 = gi * gblk, b1 = b0 + gblk < nblk ? b0 + gblk : nblk;
 			float *c = ct + (size_t)omp_get_thread_num() * ct_n;
 			for (int i = 0; i < (b1 - b0) * MR; i++) {

@@ -67,6 +67,24 @@ __attribute__((target("avx512f"))) static inline void micro_tile(float *c, const
 		tile_body(c, wr, b, off, r0, r1, 1, 0);
 }
 
+/* A pass's tasks: nft frame-panels × ngroup groups of gblk channel blocks (of nblk), at most gmax blocks a
+ * group, and enough tasks for every thread to have several (threads, not the tile, set the split). */
+static inline void split_tasks(int nft, int nblk, int gmax, int nthreads, int *ngroup, int *gblk)
+{
+	int n = (4 * nthreads + nft - 1) / nft;
+	n = n < (nblk + gmax - 1) / gmax ? (nblk + gmax - 1) / gmax : n;
+	n = n > nblk ? nblk : n;
+	*gblk = (nblk + n - 1) / n;
+	*ngroup = (nblk + *gblk - 1) / *gblk;
+}
+
+/* The 16-float vectors that panel p of n positions needs: NV but in the last panel. */
+static inline int panel_vectors(int n, int p)
+{
+	const int v = (n - p * NR + 15) / 16;
+	return v < NV ? v : NV;
+}
+
 static inline int clampi(int v, int hi)
 {
 	return v < 0 ? 0 : v > hi ? hi : v;

@@ -214,13 +214,9 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 	int G = 1; /* output frames per pass, as in conv3d_direct.c */
 	while (G < To && (size_t)(G + 3) * slot_n <= window_floats)
 		G++;
-	const int nslot = G + 2;
-	const int nft = G * npanel;
-	int ngroup = (4 * nthreads + nft - 1) / nft;
-	ngroup = ngroup < (nblk + GBLK_MAX - 1) / GBLK_MAX ? (nblk + GBLK_MAX - 1) / GBLK_MAX : ngroup;
-	ngroup = ngroup > nblk ? nblk : ngroup;
-	const int gblk = (nblk + ngroup - 1) / ngroup;
-	ngroup = (nblk + gblk - 1) / gblk;
+	const int nslot = G + 2, nft = G * npanel;
+	int ngroup, gblk;
+	split_tasks(nft, nblk, GBLK_MAX, nthreads, &ngroup, &gblk);
 
 	CHECK(e, (size_t)nslot * slot_n < (size_t)1 << 31,
 	      "conv3d: %d channels of %dx%d frames: too large for one Winograd window", cin, a->H, a->W);
@@ -261,7 +257,7 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 			const int ft = tile / ngroup, gi = tile % ngroup, p = ft % npanel,
 				  t = t0 + ft / npanel;
 			const int *toff = off + (size_t)(ft / npanel) * K3;
-			const int nv = (ntile - p * NR + 15) / 16 < NV ? (ntile - p * NR + 15) / 16 : NV;
+			const int nv = panel_vectors(ntile, p);
 			const int b0 = gi * gblk, b1 = b0 + gblk < nblk ? b0 + gblk : nblk;
 			const size_t mstride = (size_t)gblk * MR * NR; /* c [16, gblk·MR, NR] */
 			float *c = ct + (size_t)omp_get_thread_num() * ct_n;
