@@ -68,7 +68,8 @@ __attribute__((target("avx512f"))) static inline void micro_tile(float *c, const
 }
 
 /* A pass's tasks: nft frame-panels × ngroup groups of gblk channel blocks (of nblk), at most gmax blocks a
- * group, and enough tasks for every thread to have several (threads, not the tile, set the split). */
+ * group, and enough tasks for every thread to have several. The split follows the thread count; the order
+ * in which a tile sums each output does not. */
 static inline void split_tasks(int nft, int nblk, int gmax, int nthreads, int *ngroup, int *gblk)
 {
 	int n = (4 * nthreads + nft - 1) / nft;

@@ -10,10 +10,11 @@
 
 /* glibc maps every buffer above its mmap threshold (32 MiB at most) on its own and unmaps it when freed, and
  * trims the heap's free top above its trim threshold; the next buffer is then mapped afresh and faults on its
- * first touches (16 µs per 4 KiB page on our VM, zeroing 2 MiB per huge page: the same again). Keep freed
- * memory in the heap for the next buffer: no buffer mapped on its own (glibc still maps when the heap cannot
- * grow), and no trimming below 2 GiB of free top. With the threshold at its ceiling instead, each 75 MB
- * activation and 52 MB conv window of a 9×128×128 encode was mapped afresh: 5 % of its time in page faults.
+ * first touches (16 µs per 4 KiB page on our VM; a huge page is one fault, but 2 MiB for the kernel to zero).
+ * Keep freed memory in the heap for the next buffer: no buffer mapped on its own (glibc still maps when the
+ * heap cannot grow), and no trimming below 2 GiB of free top. With the threshold at its ceiling instead, each
+ * 75 MB activation and 52 MB conv window of a 9×128×128 encode was mapped afresh: 5 % of its time in page
+ * faults.
  */
 static void keep_freed_memory(void)
 {
