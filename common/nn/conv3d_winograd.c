@@ -5,7 +5,8 @@
  * tile d goes to V = Bᵀ·d·B and each 3×3 kernel g to U = G·g·Gᵀ (both 4×4), the output block is
  * Aᵀ·(U ⊙ V)·A. Summed over input channels and taps, the 16 products U ⊙ V become 16 independent GEMMs,
  * M[ξ] [cout, tiles] = U[ξ] [cout, 3·cin] · V[ξ] [3·cin, tiles]: 16·3·cin multiply-adds per 4 outputs and
- * output channel instead of 27·cin. The transforms are additions only and touch each value a few times.
+ * output channel instead of 4·27·cin (4/9). The transforms are additions only and touch each value a few
+ * times.
  *
  * Input frames are transformed once into a window of slots (frame ti in slot ti mod nslot, as in
  * conv3d_direct.c), V [slot, ξ, cin, ldv] with the tiles of a frame row by row (the replicate padding is a
