@@ -54,13 +54,7 @@ static void fill_window(float *win, int *held, int *fill, int *off, const float 
 {
 	const int k = g->k, s = g->s, W = a->W, cin = a->cin, ns = g->nslot;
 	const size_t frame_n = (size_t)s * s * g->planeq, slot_n = (size_t)cin * frame_n;
-	int nfill = 0;
-	for (int t = t0; t < t0 + G; t++)
-		for (int kt = 0; kt < k; kt++) {
-			const int ti = input_frame(a, t, kt);
-			if (held[ti % ns] != ti)
-				held[ti % ns] = ti, fill[nfill++] = ti;
-		}
+	const int nfill = frames_to_load(a, t0, G, ns, held, fill);
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int f = 0; f < nfill; f++)
 		for (int ci = 0; ci < cin; ci++) {

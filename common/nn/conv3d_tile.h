@@ -97,4 +97,19 @@ static inline int input_frame(const sora_conv3d_args *a, int t, int kt)
 	return clampi(t * a->st + kt - (a->no_front_pad ? 0 : a->k - 1), a->T - 1);
 }
 
+/* The window's ring of nslot slots (input frame ti in slot ti % nslot, held[slot] the frame it holds, -1:
+ * none): marks the frames that output frames t0 .. t0 + G − 1 read and the ring lacks as held, lists them
+ * in fill and returns their count. */
+static inline int frames_to_load(const sora_conv3d_args *a, int t0, int G, int nslot, int *held, int *fill)
+{
+	int nfill = 0;
+	for (int t = t0; t < t0 + G; t++)
+		for (int kt = 0; kt < a->k; kt++) {
+			const int ti = input_frame(a, t, kt);
+			if (held[ti % nslot] != ti)
+				held[ti % nslot] = ti, fill[nfill++] = ti;
+		}
+	return nfill;
+}
+
 #endif

@@ -236,12 +236,10 @@ int sora_conv3d_winograd_window(float *y, const float *x, const float *w, const 
 
 	for (int t0 = 0; t0 < To; t0 += G) {
 		const int Gc = G < To - t0 ? G : To - t0;
-		int nfill = 0;
+		const int nfill = frames_to_load(a, t0, Gc, nslot, held, fill);
 		for (int t = t0; t < t0 + Gc; t++)
 			for (int kt = 0; kt < 3; kt++) {
 				const int ti = input_frame(a, t, kt);
-				if (held[ti % nslot] != ti)
-					held[ti % nslot] = ti, fill[nfill++] = ti;
 				for (int ci = 0; ci < cin; ci++)
 					off[(size_t)(t - t0) * K3 + (size_t)kt * cin + ci] =
 					    (int)((size_t)(ti % nslot) * slot_n + (size_t)ci * ldv);

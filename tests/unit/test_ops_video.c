@@ -170,6 +170,16 @@ static int direct_small_window(float *y, const float *x, const float *w, const f
 	return sora_conv3d_direct_window(y, x, w, b, a, test_window, e);
 }
 
+/* Runs small_window (a path with test_window floats of window) on a with windows of 1, 2 and 3 output frames'
+ * input frames of slot floats each, so that the passes wrap around the window's slots. */
+static void in_passes(conv_fn *small_window, const sora_conv3d_args *a, size_t slot)
+{
+	for (int G = 1; G <= 3; G++) {
+		test_window = ((size_t)(G - 1) * a->st + 3) * slot;
+		conv_case_with(small_window, *a);
+	}
+}
+
 /* Windows too small for the whole clip: passes of 1, 2 and 3 output frames whose input frames wrap around
  * the window's slots, with temporal strides 1 and 2 and without front padding. */
 Test(ops_video, conv3d_direct_in_passes)
@@ -192,11 +202,8 @@ Test(ops_video, conv3d_direct_in_passes)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		const sora_conv3d_args *a = &cases[i];
 		const int s = a->sh; /* a padded frame: s·s phase planes of ⌈(H + 2)/s⌉ × ⌈(W + 2)/s⌉ */
-		const size_t slot = (size_t)a->cin * s * s * ((a->H + 1 + s) / s) * ((a->W + 1 + s) / s);
-		for (int G = 1; G <= 3; G++) {
-			test_window = ((size_t)(G - 1) * a->st + 3) * slot;
-			conv_case_with(direct_small_window, *a);
-		}
+		in_passes(direct_small_window, a,
+			  (size_t)a->cin * s * s * ((a->H + 1 + s) / s) * ((a->W + 1 + s) / s));
 	}
 }
 
@@ -416,8 +423,5 @@ Test(ops_video, conv3d_winograd_in_passes)
 	     .no_front_pad = 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		for (int G = 1; G <= 3; G++) {
-			test_window = (size_t)(G + 2) * sora_conv3d_winograd_frame_floats(&cases[i]);
-			conv_case_with(winograd_small_window, cases[i]);
-		}
+		in_passes(winograd_small_window, &cases[i], sora_conv3d_winograd_frame_floats(&cases[i]));
 }
