@@ -48,6 +48,9 @@ PROGS := $(patsubst %.c,$(BIN)/%,$(notdir $(PROG_SRC)))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTS := $(TEST_SRC:tests/unit/%.c=$(O)/tests/%)
 TEST_HELPERS := $(O)/tests/peak_rss
+# What every test shares (tests/common/): the comparison of compare.h.
+TEST_COMMON_SRC := $(sort $(wildcard tests/common/*.c))
+TEST_COMMON := $(TEST_COMMON_SRC:tests/common/%.c=$(O)/test-common/%.o)
 
 CU_SRC := $(shell find common -name '*.cu' | sort)
 CU_OBJ := $(CU_SRC:%.cu=$(O)/%.cu.o)
@@ -98,15 +101,19 @@ $(O)/programs/sora-%.o: sora-%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(O)/tests/%: tests/unit/%.c $(LIB)
+$(O)/test-common/%.o: tests/common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) -lcriterion $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/tests/%: tests/unit/%.c $(TEST_COMMON) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(TEST_COMMON) $(LIB) $(LDFLAGS) -lcriterion $(LDLIBS) -o $@
 
 $(O)/tests/peak_rss: tests/tools/peak_rss.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
-$(O)/cuda/cuda_check: $(wildcard tests/cuda/*.c) $(CUDA_LIB) $(LIB)
+$(O)/cuda/cuda_check: $(wildcard tests/cuda/*.c) $(TEST_COMMON_SRC) $(CUDA_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(filter %.c,$^) $(CUDA_LIB) $(LIB) $(LDFLAGS) $(CUDA_LIBS) $(LDLIBS) -o $@
 

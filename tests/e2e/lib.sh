@@ -21,6 +21,83 @@ expect() {
 }
 skip() { echo "skip - $1: $2"; }
 
+# Debian's python3, where scripts/install-deps.sh put numpy and lmdb, even when another one (pyenv, a
+# venv) comes first on PATH.
+if [ -x /usr/bin/python3 ]; then
+	python3() { /usr/bin/python3 "$@"; }
+fi
+
+# The shell tests' one comparison of numbers (tests/tools/compare.py, the twin of tests/common/compare.h):
+# `python3 "$COMPARE" ...` from the shell, `import compare` from a test's own Python.
+COMPARE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/compare.py
+export PYTHONPATH="$(dirname "$COMPARE")${PYTHONPATH:+:$PYTHONPATH}"
+
+# need_fixtures NAME FILE...: when a fixture file cannot be read the script ends here: skipped, saying
+# which file, or under CI=true failed, since a missing fixture folder must not pass as a skip.
+need_fixtures() {
+	local name=$1 f
+	shift
+	for f in "$@"; do
+		[ -r "$f" ] && continue
+		if [ "${CI:-}" = true ]; then
+			fail "$name" "fixture not found under CI=true: $f (set SORA_FIXTURES)"
+			exit 1
+		fi
+		skip "$name" "fixture not found ($f): set SORA_FIXTURES"
+		exit 0
+	done
+}
+
+# expect_file NAME FILE [MIN_LINES]: FILE exists and has at least MIN_LINES lines (default 1), so a
+# check over its contents cannot pass on an empty or missing output.
+expect_file() {
+	local lines
+	if [ ! -f "$2" ]; then
+		fail "$1" "missing: $2"
+		return 1
+	fi
+	lines=$(wc -l <"$2")
+	if [ "$lines" -lt "${3:-1}" ]; then
+		fail "$1" "$2 has $lines lines, want at least ${3:-1}"
+		return 1
+	fi
+	ok "$1"
+}
+
+# expect_same NAME A B: two outputs identical byte for byte, and neither empty nor missing (two runs
+# that both produced nothing are not "the same").
+expect_same() {
+	local f
+	for f in "$2" "$3"; do
+		if [ ! -s "$f" ]; then
+			fail "$1" "$f is empty or missing"
+			return 1
+		fi
+	done
+	if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "$(diff "$2" "$3" 2>&1 | head -5)"; fi
+}
+
+# expect_differ NAME A B: two outputs that must differ, and neither empty nor missing.
+expect_differ() {
+	local f
+	for f in "$2" "$3"; do
+		if [ ! -s "$f" ]; then
+			fail "$1" "$f is empty or missing"
+			return 1
+		fi
+	done
+	if cmp -s "$2" "$3"; then fail "$1" "$2 and $3 are identical"; else ok "$1"; fi
+}
+
+# expect_contains NAME TEXT WANT: TEXT holds WANT, which must not be empty (an empty WANT matches all).
+expect_contains() {
+	if [ -z "$3" ]; then
+		fail "$1" "nothing to look for: the expected text is empty"
+	else
+		case "$2" in *"$3"*) ok "$1" ;; *) fail "$1" "got:  $2" "want it to contain: $3" ;; esac
+	fi
+}
+
 # ffmpeg with the flags every generated input uses
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 

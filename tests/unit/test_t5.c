@@ -1,32 +1,28 @@
 /* T5EncoderModel against transformers 4.40 on every case of t5_tiny_io.safetensors (F32 and BF16
  * weights), the relative-position bucket table, and configs that disagree with the weights. Fixtures
- * from $SORA_FIXTURES (default ../shared/fixtures); the tests skip, saying so, when they are absent. */
+ * from $SORA_FIXTURES (default ../shared/fixtures); without them each test skips (fails under CI=true). */
+#include "expect.h"
 #include "io/safetensors.h"
 #include "models/t5.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char *fixtures(char *buf, size_t n, const char *rel)
+/* $SORA_FIXTURES/text/NAME; the test ends (skipped, or failed under CI=true) when it is absent. */
+static const char *fixtures(char *buf, size_t n, const char *name)
 {
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(buf, n, "%s/text/%s", fx && *fx ? fx : "../shared/fixtures", rel);
-	return buf;
+	char rel[256];
+	snprintf(rel, sizeof rel, "text/%s", name);
+	return fixture_path(buf, n, rel);
 }
 
-/* Without the fixtures every test skips; one of them (say) logs it where tests/run.sh shows it. */
-static void need_fixtures(int say)
+static void need_fixtures(void)
 {
 	char p[1024];
-	if (access(fixtures(p, sizeof p, "t5_tiny_io.safetensors"), R_OK) != 0) {
-		if (say)
-			cr_log_warn("T5 cases skipped: fixtures not found (%s): set SORA_FIXTURES", p);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
-	}
+	fixtures(p, sizeof p, "t5_tiny_io.safetensors");
 }
 
 static const sora_st_tensor *get(const sora_safetensors *st, const char *name, const char *dtype)
@@ -42,20 +38,11 @@ static const int64_t *i64(const sora_st_tensor *t)
 	return t->data;
 }
 
-/* |c − ref| ≤ 1e-4 + 1e-4·|ref| everywhere (the README's check); logs max abs and max abs / max|ref|. */
-static void expect_close(const char *what, const float *c, const sora_st_tensor *ref)
+/* |c − ref| ≤ 1e-4 + 1e-4·|ref| everywhere (the README's check). */
+static void expect_close(const char *what, const float *c, size_t n, const sora_st_tensor *ref)
 {
-	const float *r = ref->data;
-	size_t n = ref->nbytes / sizeof(float), bad = 0;
-	double max_abs = 0, max_ref = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)c[i] - r[i]);
-		max_abs = d > max_abs ? d : max_abs;
-		max_ref = fabs(r[i]) > max_ref ? fabs(r[i]) : max_ref;
-		bad += !(d <= 1e-4 + 1e-4 * fabs(r[i]));
-	}
-	cr_log_info("%s: max abs %.3g, max abs / max|ref| %.3g", what, max_abs, max_abs / max_ref);
-	cr_expect_eq(bad, 0, "%s: %zu of %zu values off (max abs %.3g)", what, bad, n, max_abs);
+	expect_cmp(what,
+		   cmp_each(cmp_f32(c, n), cmp_f32(ref->data, ref->nbytes / sizeof(float)), 1e-4, 1e-4));
 }
 
 static void run_case(const sora_t5 *m, sora_arena *scratch, const sora_safetensors *io, const char *cs,
@@ -84,10 +71,10 @@ static void run_case(const sora_t5 *m, sora_arena *scratch, const sora_safetenso
 	cr_assert_eq(sora_t5_forward(m, scratch, ids, mask, B, L, out, &e), 0, "%s", e.msg);
 	snprintf(name, sizeof name, "%s.last_hidden_state_f64ref", cs);
 	snprintf(what, sizeof what, "%s %s vs f64ref", weights, cs);
-	expect_close(what, out, get(io, name, "F32"));
+	expect_close(what, out, N * (size_t)m->cfg.d_model, get(io, name, "F32"));
 	snprintf(name, sizeof name, "%s.last_hidden_state", cs);
 	snprintf(what, sizeof what, "%s %s vs torch f32", weights, cs);
-	expect_close(what, out, get(io, name, "F32"));
+	expect_close(what, out, N * (size_t)m->cfg.d_model, get(io, name, "F32"));
 	free(ids);
 	free(mask);
 	free(out);
@@ -100,7 +87,7 @@ static void run_all(const char *weights)
 	sora_arena scratch = {0};
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	cr_assert_eq(sora_t5_load(&m, fixtures(cfg, sizeof cfg, "t5_tiny_config.json"),
 				  fixtures(w, sizeof w, weights), &e),
 		     0, "%s", e.msg);
@@ -134,7 +121,7 @@ Test(t5, memory_estimate)
 	sora_t5 m;
 	sora_t5_config c;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	fixtures(cfg, sizeof cfg, "t5_tiny_config.json");
 	cr_assert_eq(sora_t5_read_config(&c, cfg, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_t5_load(&m, cfg, fixtures(w, sizeof w, "t5_tiny.safetensors"), &e), 0, "%s", e.msg);
@@ -171,7 +158,7 @@ Test(t5, bucket_table)
 	char p[1024];
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
-	need_fixtures(1);
+	need_fixtures();
 	cr_assert_eq(sora_st_open(&io, fixtures(p, sizeof p, "t5_tiny_io.safetensors"), &e), 0, "%s", e.msg);
 	const sora_st_tensor *rel = get(io, "relative_position", "I64"),
 			     *bk = get(io, "relative_position_bucket", "I64");
@@ -189,7 +176,7 @@ static void bad_config(const char *from, const char *to, const char *expect)
 	char dir[] = "/tmp/sora-t5-XXXXXX", p[1024], q[1100], txt[8192], out[9000];
 	sora_t5 m;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	cr_assert(mkdtemp(dir));
 	FILE *fp = fopen(fixtures(p, sizeof p, "t5_tiny_config.json"), "r");
 	cr_assert(fp);
