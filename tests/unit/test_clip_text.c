@@ -1,33 +1,28 @@
 /* CLIPTextModel against transformers 4.40 on every case of clip_text_tiny_io.safetensors
  * (last_hidden_state and pooler_output, both pooling conventions), and configs that disagree with the
- * weights. Fixtures from $SORA_FIXTURES (default ../shared/fixtures); the tests skip, saying so, when
- * they are absent. */
+ * weights. Fixtures from $SORA_FIXTURES (default ../shared/fixtures); without them each test skips (fails
+ * under CI=true). */
+#include "expect.h"
 #include "io/safetensors.h"
 #include "models/clip_text.h"
 
-#include <criterion/criterion.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char *fixtures(char *buf, size_t n, const char *rel)
+/* $SORA_FIXTURES/text/NAME; the test ends (skipped, or failed under CI=true) when it is absent. */
+static const char *fixtures(char *buf, size_t n, const char *name)
 {
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(buf, n, "%s/text/%s", fx && *fx ? fx : "../shared/fixtures", rel);
-	return buf;
+	char rel[256];
+	snprintf(rel, sizeof rel, "text/%s", name);
+	return fixture_path(buf, n, rel);
 }
 
-/* Without the fixtures every test skips; one of them (say) logs it where tests/run.sh shows it. */
-static void need_fixtures(int say)
+static void need_fixtures(void)
 {
 	char p[1024];
-	if (access(fixtures(p, sizeof p, "clip_text_tiny_io.safetensors"), R_OK) != 0) {
-		if (say)
-			cr_log_warn("CLIP text cases skipped: fixtures not found (%s): set SORA_FIXTURES", p);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
-	}
+	fixtures(p, sizeof p, "clip_text_tiny_io.safetensors");
 }
 
 static const sora_st_tensor *get(const sora_safetensors *st, const char *name, const char *dtype)
@@ -43,20 +38,11 @@ static const int64_t *i64(const sora_st_tensor *t)
 	return t->data;
 }
 
-/* |c − ref| ≤ 1e-4 + 1e-4·|ref| everywhere (the README's check); logs max abs and max abs / max|ref|. */
+/* |c − ref| ≤ 1e-4 + 1e-4·|ref| everywhere (the README's check). */
 static void expect_close(const char *what, const float *c, const sora_st_tensor *ref)
 {
-	const float *r = ref->data;
-	size_t n = ref->nbytes / sizeof(float), bad = 0;
-	double max_abs = 0, max_ref = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)c[i] - r[i]);
-		max_abs = d > max_abs ? d : max_abs;
-		max_ref = fabs(r[i]) > max_ref ? fabs(r[i]) : max_ref;
-		bad += !(d <= 1e-4 + 1e-4 * fabs(r[i]));
-	}
-	cr_log_info("%s: max abs %.3g, max abs / max|ref| %.3g", what, max_abs, max_abs / max_ref);
-	cr_expect_eq(bad, 0, "%s: %zu of %zu values off (max abs %.3g)", what, bad, n, max_abs);
+	size_t n = ref->nbytes / sizeof(float);
+	expect_cmp(what, cmp_each(cmp_f32(c, n), cmp_f32(ref->data, n), 1e-4, 1e-4));
 }
 
 /* Both outputs against the f64 reference and torch's f32; `pooled_key` names the pooler golden. */
@@ -91,7 +77,8 @@ static void run_case(const sora_clip_text *m, const sora_safetensors *io, const 
 	float *again = malloc(N * C * sizeof *again);
 	cr_assert(again);
 	cr_assert_eq(sora_clip_text_forward(m, &scratch, ids, mask, B, L, again, NULL, &e), 0, "%s", e.msg);
-	cr_expect(scratch.base == base && !memcmp(again, hidden, N * C * sizeof *again));
+	cr_expect(scratch.base == base, "the scratch arena was reallocated for the same batch");
+	expect_cmp("second pass", cmp_exact(cmp_f32(again, N * C), cmp_f32(hidden, N * C)));
 	cr_expect_eq(scratch.cap, sora_clip_text_scratch_bytes(&m->cfg, B, L));
 	free(again);
 	sora_arena_free(&scratch);
@@ -109,11 +96,11 @@ static void run_case(const sora_clip_text *m, const sora_safetensors *io, const 
 	free(pooled);
 }
 
-static void load(sora_clip_text *m, sora_safetensors **io, int say)
+static void load(sora_clip_text *m, sora_safetensors **io)
 {
 	char cfg[1024], w[1024], p[1024];
 	sora_err e = {0};
-	need_fixtures(say);
+	need_fixtures();
 	cr_assert_eq(sora_clip_text_load(m, fixtures(cfg, sizeof cfg, "clip_text_tiny_config.json"),
 					 fixtures(w, sizeof w, "clip_text_tiny.safetensors"), &e),
 		     0, "%s", e.msg);
@@ -125,7 +112,7 @@ Test(clip_text, cases)
 {
 	sora_clip_text m;
 	sora_safetensors *io = NULL;
-	load(&m, &io, 1);
+	load(&m, &io);
 	cr_assert_eq(m.cfg.eos_token_id, 2);
 	run_case(&m, io, "nomask", "pooler_output");
 	run_case(&m, io, "mask", "pooler_output");
@@ -142,7 +129,7 @@ Test(clip_text, pool_positions)
 {
 	sora_clip_text m;
 	sora_safetensors *io = NULL;
-	load(&m, &io, 0);
+	load(&m, &io);
 	const sora_st_tensor *t = get(io, "nomask.input_ids", "I64");
 	static const int want[] = {17, 3, 76};
 	int32_t ids[77];
@@ -192,7 +179,7 @@ Test(clip_text, whole_clipmodel_folder)
 	sora_safetensors *text = NULL, *vision = NULL, *io = NULL;
 	sora_clip_text m;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	cr_assert(mkdtemp(dir));
 	cr_assert_eq(sora_st_open(&text, fixtures(p, sizeof p, "clip_text_tiny.safetensors"), &e), 0, "%s",
 		     e.msg);
@@ -255,7 +242,7 @@ static void bad_config(const char *from, const char *to, const char *expect)
 	char dir[] = "/tmp/sora-clipt-XXXXXX", p[1024], q[1100], txt[8192], out[9000];
 	sora_clip_text m;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	cr_assert(mkdtemp(dir));
 	FILE *fp = fopen(fixtures(p, sizeof p, "clip_text_tiny_config.json"), "r");
 	cr_assert(fp);

@@ -1,13 +1,13 @@
 /* CLIP vision tower and CLIP preprocessing against transformers (clip_vision_tiny*.safetensors in
- * $SORA_FIXTURES/text, default ../shared/fixtures); skips, saying so, when the fixtures are absent. */
+ * $SORA_FIXTURES/text, default ../shared/fixtures); without them each fixture test skips (fails under
+ * CI=true). */
+#include "expect.h"
 #include "io/image_file.h"
 #include "io/image_prep.h"
 #include "io/jpeg.h"
 #include "io/safetensors.h"
 #include "models/clip_vision.h"
 
-#include <criterion/criterion.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +18,12 @@
 static const size_t IMG = (size_t)240 * 320 * 3, CROP = (size_t)224 * 224 * 3, PX = (size_t)3 * 224 * 224,
 		    LAST = (size_t)2 * 257 * 64;
 
-static const char *fixture(char *buf, size_t n, const char *rel)
+/* $SORA_FIXTURES/text/NAME; the test ends (skipped, or failed under CI=true) when it is absent. */
+static const char *fixture(char *buf, size_t n, const char *name)
 {
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(buf, n, "%s/text/%s", fx && *fx ? fx : "../shared/fixtures", rel);
-	return buf;
+	char rel[256];
+	snprintf(rel, sizeof rel, "text/%s", name);
+	return fixture_path(buf, n, rel);
 }
 
 static sora_safetensors *open_io(void)
@@ -30,11 +31,8 @@ static sora_safetensors *open_io(void)
 	char p[1024];
 	sora_safetensors *st;
 	sora_err e = {0};
-	if (access(fixture(p, sizeof p, "clip_vision_tiny_io.safetensors"), R_OK) != 0) {
-		cr_log_warn("CLIP vision test skipped: fixtures not found (%s): set SORA_FIXTURES", p);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
-	}
-	cr_assert_eq(sora_st_open(&st, p, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_st_open(&st, fixture(p, sizeof p, "clip_vision_tiny_io.safetensors"), &e), 0, "%s",
+		     e.msg);
 	return st;
 }
 
@@ -46,21 +44,10 @@ static const void *data(const sora_safetensors *st, const char *name, size_t nby
 	return t->data;
 }
 
-/* The README's check: |got − want| ≤ 1e-4 + 1e-4·|want| everywhere; logs the largest |error|. */
+/* The README's check: |got − want| ≤ 1e-4 + 1e-4·|want| everywhere. */
 static void close_to(const float *got, const float *want, size_t n, const char *what)
 {
-	double worst = 0;
-	size_t bad = n;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - want[i]);
-		if (!(d <= worst))
-			worst = d;
-		if (!(d <= 1e-4 + 1e-4 * fabs(want[i])) && bad == n)
-			bad = i;
-	}
-	cr_log_info("%s: max |error| %.3g", what, worst);
-	cr_assert(bad == n, "%s: element %zu is %.9g, want %.9g", what, bad, bad < n ? got[bad] : 0,
-		  bad < n ? want[bad] : 0);
+	expect_cmp(what, cmp_each(cmp_f32(got, n), cmp_f32(want, n), 1e-4, 1e-4));
 }
 
 /* Pillow's bicubic resize bit for bit, then the normalised pixels as transformers computes them. */
@@ -74,18 +61,8 @@ Test(clip_vision, preprocessing_matches_pillow_and_transformers)
 	float *px = malloc(PX * sizeof *px);
 	sora_err e = {0};
 	cr_assert_eq(sora_clip_preprocess(px, crop, 224, img, 320, 240, 320 * 3, &e), 0, "%s", e.msg);
-	int diff = 0, worst = 0;
-	for (size_t i = 0; i < CROP; i++) {
-		int d = abs(crop[i] - want_crop[i]);
-		diff += d != 0, worst = d > worst ? d : worst;
-	}
-	cr_log_info("resize: %d of %zu bytes differ, max %d", diff, CROP, worst);
-	cr_assert_eq(diff, 0, "resize: %d bytes differ from Pillow (max %d)", diff, worst);
-	double pw = 0;
-	for (size_t i = 0; i < PX; i++)
-		pw = fmax(pw, fabs((double)px[i] - want_px[i]));
-	cr_log_info("pixel_values: max |error| %.3g", pw);
-	cr_assert(pw <= 1e-6, "pixel_values: max |error| %.3g", pw);
+	expect_cmp("resize vs Pillow", cmp_exact(cmp_u8(crop, CROP), cmp_u8(want_crop, CROP)));
+	expect_cmp("pixel_values", cmp_each(cmp_f32(px, PX), cmp_f32(want_px, PX), 1e-6, 0));
 	free(crop);
 	free(px);
 	sora_st_close(io);
@@ -157,12 +134,6 @@ typedef struct job {
 	sora_err e;
 } job;
 
-/* Bit-for-bit equality of float buffers (-0 ≠ 0, a NaN equal to itself): what "the same results" means. */
-static int same_bits(const void *a, const void *b, size_t n)
-{
-	return memcmp(a, b, n) == 0;
-}
-
 static void *run_job(void *p)
 {
 	job *j = p;
@@ -211,15 +182,19 @@ Test(clip_vision, threads_share_one_model)
 		cr_assert_eq(pthread_create(&th[t], NULL, run_job, &jobs[t]), 0);
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
+	/* "The same results" is bit for bit (-0 ≠ 0), and finite. */
 	for (int t = 0; t < THREADS; t++) {
+		char what[64];
 		cr_assert_eq(jobs[t].rc, 0, "thread %d: %s", t, jobs[t].e.msg);
-		cr_assert(same_bits(jobs[t].emb, want[t].emb, sizeof jobs[t].emb),
-			  "thread %d differs from the single-thread run", t);
+		snprintf(what, sizeof what, "thread %d vs the single-thread run", t);
+		expect_cmp(what, cmp_exact(cmp_f32(jobs[t].emb[0], ROUNDS * 3 * EMB),
+					   cmp_f32(want[t].emb[0], ROUNDS * 3 * EMB)));
 	}
 	/* The old single-workspace forward gives the same bits too. */
 	float emb[3 * EMB];
 	cr_assert_eq(sora_clip_vision_forward(m, px, 3, emb, NULL, NULL, &e), 0, "%s", e.msg);
-	cr_assert(same_bits(emb, want[0].emb[2], sizeof emb));
+	expect_cmp("single-workspace forward",
+		   cmp_exact(cmp_f32(emb, 3 * EMB), cmp_f32(want[0].emb[2], 3 * EMB)));
 	cr_log_info("clip vision: %d threads x %d batches on one model, bit-identical", THREADS, ROUNDS);
 	free(px), free(jobs), free(want);
 	sora_clip_vision_free(m);
@@ -307,6 +282,7 @@ Test(clip_vision, whole_clip_config_and_checkpoint)
 	sora_safetensors *io = open_io(), *st;
 	char pw[1024], dir[] = "/tmp/sora_clipv_XXXXXX", pc[64], pk[64];
 	sora_err e = {0};
+	fixture(pw, sizeof pw, "clip_vision_tiny.safetensors"); /* before the folder a skip would leave */
 	cr_assert(mkdtemp(dir));
 	snprintf(pc, sizeof pc, "%s/config.json", dir);
 	snprintf(pk, sizeof pk, "%s/model.safetensors", dir);
@@ -319,8 +295,7 @@ Test(clip_vision, whole_clip_config_and_checkpoint)
 	      " \"patch_size\": 14, \"projection_dim\": 512}}",
 	      f);
 	fclose(f);
-	cr_assert_eq(sora_st_open(&st, fixture(pw, sizeof pw, "clip_vision_tiny.safetensors"), &e), 0, "%s",
-		     e.msg);
+	cr_assert_eq(sora_st_open(&st, pw, &e), 0, "%s", e.msg);
 	const int n = sora_st_count(st), extra = 3;
 	const char **names = calloc((size_t)n + extra, sizeof *names);
 	sora_tensor *t = calloc((size_t)n + extra, sizeof *t);

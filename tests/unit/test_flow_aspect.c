@@ -14,6 +14,14 @@ static const cJSON *item(const cJSON *o, const char *key)
 	return x;
 }
 
+/* A table of aspect_tables.json, present and not empty: a loop over a missing one would compare nothing. */
+static const cJSON *table(const sora_json *j, const char *key)
+{
+	const cJSON *t = sora_json_find(j, key);
+	cr_assert(t && t->child, "aspect_tables.json: %s missing or empty", key);
+	return t;
+}
+
 /* The ordered dict d equals the JSON object (same keys in the same order, same (h, w)). */
 static void expect_dict(const char *what, const sora_ar_dict *d, const cJSON *want)
 {
@@ -34,13 +42,13 @@ Test(flow_aspect, ratio_list_and_tables)
 {
 	sora_json j;
 	sora_err e = {0};
-	flow_open_json(&j, "aspect_tables.json", 1);
-	const cJSON *list = sora_json_find(&j, "ASPECT_RATIO_LD_LIST");
+	flow_open_json(&j, "aspect_tables.json");
+	const cJSON *list = table(&j, "ASPECT_RATIO_LD_LIST");
 	for (int i = 0; i < 9; i++)
 		cr_expect_str_eq(sora_aspect_ratio_list[i], cJSON_GetArrayItem(list, i)->valuestring);
 	const cJSON *res;
 	int n = 0;
-	cJSON_ArrayForEach(res, sora_json_find(&j, "get_aspect_ratios_dict"))
+	cJSON_ArrayForEach(res, table(&j, "get_aspect_ratios_dict"))
 	{
 		int64_t px;
 		cr_assert_eq(sora_resolution_pixels(res->string, &px, &e), 0, "%s", e.msg);
@@ -63,10 +71,10 @@ Test(flow_aspect, image_size_sanitize_closest)
 {
 	sora_json j;
 	sora_err e = {0};
-	flow_open_json(&j, "aspect_tables.json", 0);
+	flow_open_json(&j, "aspect_tables.json");
 	const cJSON *c;
 	int n = 0, missing = 0;
-	cJSON_ArrayForEach(c, sora_json_find(&j, "get_image_size"))
+	cJSON_ArrayForEach(c, table(&j, "get_image_size"))
 	{
 		char res[32], ratio[32], tr[16];
 		cr_assert(sscanf(c->string, "%31[^|]|%31[^|]|training=%15s", res, ratio, tr) == 3, "%s",
@@ -86,7 +94,7 @@ Test(flow_aspect, image_size_sanitize_closest)
 		n++;
 	}
 	cr_log_info("get_image_size: %d cases (%d missing ratios)", n, missing);
-	cJSON_ArrayForEach(c, sora_json_find(&j, "sanitize_sampling_option(height,width)"))
+	cJSON_ArrayForEach(c, table(&j, "sanitize_sampling_option(height,width)"))
 	{
 		char res[32], ratio[32];
 		cr_assert(sscanf(c->string, "%31[^|]|%31s", res, ratio) == 2);
@@ -97,7 +105,7 @@ Test(flow_aspect, image_size_sanitize_closest)
 	}
 	sora_ar_dict d;
 	sora_aspect_ratios(&d, 65536, 1); /* 256px */
-	cJSON_ArrayForEach(c, sora_json_find(&j, "get_closest_ratio(256px training dict)"))
+	cJSON_ArrayForEach(c, table(&j, "get_closest_ratio(256px training dict)"))
 	{
 		char *x;
 		long h = strtol(c->string, &x, 10), w = strtol(x + 1, NULL, 10);
@@ -204,13 +212,14 @@ static void check_stage1(const sora_bucket *b, const cJSON *ref)
 		n++;
 	}
 	cr_log_info("stage1 buckets: %d buckets, %d ids, %d get_bucket_id cases", b->num_bucket, ids, n);
+	cr_expect(ids > 0 && n > 0, "aspect_tables.json: %d bucket ids, %d get_bucket_id cases", ids, n);
 }
 
 Test(flow_aspect, stage1_bucket_from_fixture_config)
 {
 	sora_json j;
 	sora_err e = {0};
-	flow_open_json(&j, "aspect_tables.json", 0);
+	flow_open_json(&j, "aspect_tables.json");
 	const cJSON *ref = sora_json_find(&j, "bucket(stage1)");
 	cr_assert(ref);
 	static sora_bucket b;

@@ -9,6 +9,8 @@
 #include "flow/torch_rng.h"
 #include "flow_fixture.h"
 
+#include <math.h>
+
 /* Sizes of the fixture run: a [16, 3, 8, 8] latent = 48 tokens of 64 features (68 with the condition). */
 enum {
 	NX = 48 * 64,          /* one packed sample */
@@ -41,7 +43,7 @@ static int replay_model(void *ctx, int step, int n, float t, const float *img, c
 	cr_assert(t == r->timesteps[step], "step %d: t %.9g, want %.9g", step, t, r->timesteps[step]);
 	snprintf(name, sizeof name, "%sstep%d.x_in", r->prefix, step);
 	const float *x_in = flow_f32(r->st, name, r->n);
-	double rel = flow_expect_close(name, img, x_in, r->n, 1e-5);
+	double rel = flow_expect_close(name, img, x_in, r->n, 1e-5).rel;
 	r->worst_x_in = rel > r->worst_x_in ? rel : r->worst_x_in;
 	if (r->cond_batch)
 		flow_expect_exact("cond batch", cond, r->cond_batch, NC3);
@@ -53,10 +55,24 @@ static int replay_model(void *ctx, int step, int n, float t, const float *img, c
 
 static const sora_guidance reference_guidance = {7.5f, 3.0f, 1, 1, 1};
 
+/* No condition: the first n masks (or masked values) all exactly 0. */
+static cmp_report no_condition(const float *x, size_t n)
+{
+	static const float zeros[NLAT];
+	return cmp_exact(cmp_f32(x, n), cmp_f32(zeros, n));
+}
+
+/* NaN in every value, so that one the condition leaves unwritten fails no_condition. */
+static void poison(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = NAN;
+}
+
 /* The inputs of denoise3 as the sampler builds them: noise, schedule, condition, packing, ids. */
 Test(flow_denoise, denoise3_inputs)
 {
-	sora_safetensors *st = flow_open_st("flow_io.safetensors", 1);
+	sora_safetensors *st = flow_open_st("flow_io.safetensors");
 	sora_err e = {0};
 	static float noise[NLAT], masks[NMASK], masked[NLAT], cond[NC], img[NX], ids[NIDS];
 	int64_t n;
@@ -84,17 +100,40 @@ Test(flow_denoise, denoise3_inputs)
 		flow_expect_exact("denoise3.img0[b]", img, img0 + (int64_t)b * NX, NX);
 		flow_expect_exact("denoise3.img_ids[b]", ids, rid + (int64_t)b * NIDS, NIDS);
 	}
-	/* t2v: no condition at all; i2v on a one-frame latent: none either */
+	/* t2v: no condition at all; i2v on a one-frame latent (8×8, one frame): none either */
+	poison(masks, NMASK), poison(masked, NLAT);
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_T2V, &ref, &e), 0);
+	expect_cmp("t2v masks", no_condition(masks, NMASK));
+	expect_cmp("t2v masked_ref", no_condition(masked, NLAT));
+	poison(masks, NMASK), poison(masked, NLAT);
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 1, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0);
-	for (int i = 0; i < NMASK; i++)
-		cr_assert_eq(masks[i], 0.0f);
+	expect_cmp("one-frame i2v masks", no_condition(masks, 64));
+	expect_cmp("one-frame i2v masked_ref", no_condition(masked, 16 * 64));
 	sora_st_close(st);
+}
+
+/* The no-condition check fails on what a wrong t2v result would hold: the i2v head condition (what the
+ * buffers held before the t2v call), or values never written. */
+Test(flow_denoise, no_condition_check_fails_on_a_condition)
+{
+	sora_err e = {0};
+	static float ref_frame[NREF], masks[NMASK], masked[NLAT];
+	for (int i = 0; i < NREF; i++)
+		ref_frame[i] = 0.5f;
+	sora_cond_ref ref = {ref_frame, NULL, 1, 0};
+	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0,
+		     "%s", e.msg);
+	cr_expect(!no_condition(masks, NMASK).ok, "the i2v head masks passed as no condition");
+	cr_expect(!no_condition(masked, NLAT).ok, "the i2v head reference passed as no condition");
+	poison(masks, NMASK);
+	cr_expect(!no_condition(masks, NMASK).ok, "unwritten (NaN) masks passed as no condition");
+	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 3, 8, 8, SORA_COND_T2V, &ref, &e), 0);
+	cr_expect(no_condition(masks, NMASK).ok && no_condition(masked, NLAT).ok);
 }
 
 Test(flow_denoise, denoise3_loop)
 {
-	sora_safetensors *st = flow_open_st("flow_io.safetensors", 0);
+	sora_safetensors *st = flow_open_st("flow_io.safetensors");
 	sora_err e = {0};
 	static float x[NX], lat[NLAT];
 	memcpy(x, flow_f32(st, "denoise3.img0", NX3), sizeof x);
@@ -122,7 +161,7 @@ Test(flow_denoise, denoise3_loop)
  * stored input of step 10. */
 Test(flow_denoise, denoise12_oscillation)
 {
-	sora_safetensors *st = flow_open_st("flow_io.safetensors", 0);
+	sora_safetensors *st = flow_open_st("flow_io.safetensors");
 	sora_err e = {0};
 	static float x[NX];
 	memcpy(x, flow_f32(st, "denoise12.step10.x_in", NX3), sizeof x);
@@ -148,7 +187,7 @@ Test(flow_denoise, denoise12_oscillation)
  * is that latent / 0.476986). */
 Test(flow_denoise, e2e_i2v_until_decode)
 {
-	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors", 1);
+	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors");
 	sora_err e = {0};
 	static float noise[NLAT], x[NX], masks[NMASK], masked[NLAT], cond[NC], lat[NLAT];
 	int64_t n;

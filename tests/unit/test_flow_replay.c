@@ -60,7 +60,7 @@ Test(flow_replay, denoise3_from_stored_inputs)
 {
 	char in[1024], out[256];
 	sora_err e = {0};
-	sora_safetensors *ref = flow_open_st("flow_io.safetensors", 1);
+	sora_safetensors *ref = flow_open_st("flow_io.safetensors");
 	flow_fixture(in, sizeof in, "flow_io.safetensors");
 	sora_replay r;
 	cr_assert_eq(sora_replay_load(&r, in, "denoise3.", &e), 0, "%s", e.msg);
@@ -85,7 +85,7 @@ Test(flow_replay, noise_only)
 {
 	char out[256], noise_file[256];
 	sora_err e = {0};
-	sora_safetensors *ref = flow_open_st("flow_io.safetensors", 0);
+	sora_safetensors *ref = flow_open_st("flow_io.safetensors");
 	tmp_path(noise_file, sizeof noise_file, "noise");
 	sora_tensor t;
 	sora_tensor_view(&t, SORA_F32, 5, (int64_t[]){1, 16, 3, 8, 8},
@@ -115,7 +115,6 @@ Test(flow_replay, bad_inputs)
 	char in[1024];
 	sora_err e = {0};
 	sora_replay r;
-	flow_need("flow_io.safetensors", 0);
 	flow_fixture(in, sizeof in, "flow_io.safetensors");
 	cr_expect_eq(sora_replay_load(&r, in, "nothing.", &e), -1);
 	cr_expect(strstr(e.msg, "nothing.noise missing"), "%s", e.msg);

@@ -42,13 +42,6 @@ Test(flow_sampler, plan_defaults_and_errors)
 	cr_expect_eq(p.tokens, (int64_t)33 * 12 * 21);
 	cr_expect(p.features == 64 && p.cond_features == 68);
 	cr_expect_eq(p.guidance.temporal_ramp, 0, "t2v has no temporal image-guidance ramp");
-	char path[1024];
-	if (access(flow_fixture(path, sizeof path, "flow_io.safetensors"), R_OK) == 0) {
-		sora_safetensors *io = flow_open_st("flow_io.safetensors", 0);
-		flow_expect_exact("plan timesteps = schedule.256px_16x9_129f.50", p.timesteps,
-				  flow_f32(io, "schedule.256px_16x9_129f.50", 51), 51);
-		sora_st_close(io);
-	}
 	o.cond = SORA_COND_I2V_HEAD;
 	o.num_frames = 1;
 	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
@@ -83,6 +76,20 @@ Test(flow_sampler, plan_defaults_and_errors)
 	cr_expect(strstr(e.msg, "at most 16384"), "%s", e.msg);
 	cr_expect_eq(sora_sample_seed(42, 2), 44);
 	cr_expect_eq(sora_sample_seed(0, 2), 0);
+}
+
+/* The default plan's 50 steps are the official get_schedule's for 256px 16:9, 129 frames. */
+Test(flow_sampler, plan_schedule)
+{
+	sora_safetensors *io = flow_open_st("flow_io.safetensors");
+	sora_sample_opts o;
+	sora_sample_plan p;
+	sora_err e = {0};
+	sora_sample_opts_default(&o);
+	cr_assert_eq(sora_sample_plan_init(&p, &o, &e), 0, "%s", e.msg);
+	flow_expect_exact("plan timesteps = schedule.256px_16x9_129f.50", p.timesteps,
+			  flow_f32(io, "schedule.256px_16x9_129f.50", 51), 51);
+	sora_st_close(io);
 }
 
 /* The e2e run: a [16, 3, 8, 8] latent, 48 tokens of 64 features, model batch of 3. */
@@ -131,7 +138,7 @@ static int failing_model(void *ctx, int step, int n, float t, const float *img, 
 /* api_fn(opt 64×64, 9 frames, 3 steps, seed 42, i2v_head): noise → loop → latent with frame 0 = ref. */
 Test(flow_sampler, e2e_i2v_api)
 {
-	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors", 1);
+	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors");
 	sora_sample_opts o;
 	sora_sample_plan p;
 	sora_err e = {0};

@@ -1,36 +1,31 @@
 /* The MMDiT against the official forward of both tiny fixture models (mmdit_tiny_io, mmdit_tiny_flux_io:
  * the output and every stored intermediate within 1e-5·max|ref|), the released checkpoint's header written
  * as a sparse file (accepted without reading data, 11,891,390,528 parameters), and the errors of a wrong
- * name, shape or layout. Fixtures from $SORA_FIXTURES (default ../shared/fixtures); the fixture tests
- * skip, saying so, when they are absent. */
+ * name, shape or layout. Fixtures from $SORA_FIXTURES (default ../shared/fixtures); without them each
+ * fixture test skips (fails under CI=true). */
+#include "expect.h"
 #include "io/safetensors.h"
 #include "models/mmdit.h"
 
-#include <criterion/criterion.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *fixtures(char *buf, size_t n, const char *rel)
+/* $SORA_FIXTURES/video/NAME; the test ends (skipped, or failed under CI=true) when it is absent. */
+static const char *fixtures(char *buf, size_t n, const char *name)
 {
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(buf, n, "%s/video/%s", fx && *fx ? fx : "../shared/fixtures", rel);
-	return buf;
+	char rel[256];
+	snprintf(rel, sizeof rel, "video/%s", name);
+	return fixture_path(buf, n, rel);
 }
 
-static void need_fixtures(int say)
+static void need_fixtures(void)
 {
 	char p[1024];
-	if (access(fixtures(p, sizeof p, "mmdit_tiny_io.safetensors"), R_OK) != 0) {
-		if (say)
-			cr_log_warn("MMDiT fixture cases skipped: fixtures not found (%s): set SORA_FIXTURES",
-				    p);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
-	}
+	fixtures(p, sizeof p, "mmdit_tiny_io.safetensors");
 }
 
 /* A temporary file holding text; the caller unlinks it. */
@@ -64,18 +59,9 @@ static const float *ref_of(const cmp *c, const char *name, int64_t n)
 /* max|c − ref| ≤ 1e-5·max|ref|, logged. */
 static void check(cmp *c, const char *name, const float *got, const float *ref, int64_t n)
 {
-	double max_abs = 0, max_ref = 0;
-	for (int64_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - ref[i]);
-		max_abs = d > max_abs ? d : max_abs;
-		max_ref = fabs(ref[i]) > max_ref ? fabs(ref[i]) : max_ref;
-	}
-	int ok = max_abs <= 1e-5 * max_ref;
-	cr_log_info("%-48s max abs %.3g, / max|ref| %.3g%s", name, max_abs, max_ref ? max_abs / max_ref : 0,
-		    ok ? "" : "  FAIL");
-	cr_expect(ok, "%s: max abs %.3g over 1e-5·%.3g", name, max_abs, max_ref);
+	cmp_report r = expect_cmp(name, cmp_rel(cmp_f32(got, (size_t)n), cmp_f32(ref, (size_t)n), 1e-5));
 	c->compared++;
-	c->failed += !ok;
+	c->failed += !r.ok;
 }
 
 static int on_tensor(void *ctx, const char *name, const float *d, int ndim, const int64_t *shape, sora_err *e)
@@ -138,13 +124,13 @@ static const float *input(const sora_safetensors *io, const char *name)
 }
 
 /* The fixture's whole forward; every fwd.* tensor of it must have been compared. */
-static void run_fixture(const char *weights, const char *io_name, const char *config_text, int say)
+static void run_fixture(const char *weights, const char *io_name, const char *config_text)
 {
 	char w[1024], p[1024], cfg[64];
 	sora_mmdit m;
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
-	need_fixtures(say);
+	need_fixtures();
 	write_text(cfg, config_text);
 	int rc = sora_mmdit_load(&m, fixtures(w, sizeof w, weights), cfg, &e);
 	unlink(cfg);
@@ -178,7 +164,8 @@ static void run_fixture(const char *weights, const char *io_name, const char *co
 	float *again = malloc((size_t)in.B * in.L * m.cfg.in_channels * sizeof *again);
 	cr_assert(again);
 	cr_assert_eq(sora_mmdit_forward(&m, &in, again, NULL, &e), 0, "%s", e.msg);
-	cr_expect_eq(memcmp(out, again, (size_t)in.B * in.L * m.cfg.in_channels * sizeof *out), 0);
+	const size_t nout = (size_t)in.B * in.L * m.cfg.in_channels;
+	expect_cmp("the same output without the hook", cmp_exact(cmp_f32(again, nout), cmp_f32(out, nout)));
 	free(again);
 	free(out);
 	free(c.cos);
@@ -195,16 +182,14 @@ Test(mmdit, forward_opensora_layout)
 {
 	run_fixture("mmdit_tiny.safetensors", "mmdit_tiny_io.safetensors",
 		    "{" TINY_COMMON "\"guidance_embed\": false, \"cond_embed\": true, \"fused_qkv\": false, "
-		    "\"use_liger_rope\": true}",
-		    1);
+		    "\"use_liger_rope\": true}");
 }
 
 Test(mmdit, forward_flux_layout)
 {
 	run_fixture("mmdit_tiny_flux.safetensors", "mmdit_tiny_flux_io.safetensors",
 		    "{" TINY_COMMON "\"guidance_embed\": true, \"cond_embed\": false, \"fused_qkv\": true, "
-		    "\"use_liger_rope\": false}",
-		    0);
+		    "\"use_liger_rope\": false}");
 }
 
 /* The config inferred from the weights alone (axes_dim from a one-key JSON). */
@@ -213,7 +198,7 @@ Test(mmdit, config_from_weights)
 	char w[1024], cfg[64];
 	sora_mmdit m;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	write_text(cfg, "{\"axes_dim\": [8, 12, 12]}");
 	int rc = sora_mmdit_load(&m, fixtures(w, sizeof w, "mmdit_tiny.safetensors"), cfg, &e);
 	unlink(cfg);
@@ -258,7 +243,7 @@ static void load_fails(const char *weights, const char *text, const char *expect
 Test(mmdit, config_other_layout)
 {
 	char w[1024];
-	need_fixtures(0);
+	need_fixtures();
 	load_fails(fixtures(w, sizeof w, "mmdit_tiny.safetensors"),
 		   "{\"axes_dim\": [8, 12, 12], \"fused_qkv\": true}",
 		   "fused_qkv is true but the checkpoint has the Open-Sora 2.0 layout");
@@ -438,7 +423,7 @@ Test(mmdit, forward_bad_inputs)
 	char w[1024], cfg[64];
 	sora_mmdit m;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	write_text(cfg, "{\"axes_dim\": [8, 12, 12]}");
 	int rc = sora_mmdit_load(&m, fixtures(w, sizeof w, "mmdit_tiny_flux.safetensors"), cfg, &e);
 	unlink(cfg);
@@ -509,7 +494,7 @@ Test(mmdit, bf16_checkpoint)
 	sora_mmdit mb, mf;
 	sora_safetensors *io = NULL;
 	sora_err e = {0};
-	need_fixtures(0);
+	need_fixtures();
 	fixtures(w, sizeof w, "mmdit_tiny.safetensors");
 	write_rounded(f16, w, SORA_BF16);
 	write_rounded(f32, w, SORA_F32);
@@ -535,18 +520,10 @@ Test(mmdit, bf16_checkpoint)
 	float ob[48 * 64], of[48 * 64];
 	cr_assert_eq(sora_mmdit_forward(&mb, &in, ob, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_mmdit_forward(&mf, &in, of, NULL, &e), 0, "%s", e.msg);
-	int same = 1;
-	for (int i = 0; i < 48 * 64; i++)
-		same &= ob[i] == of[i];
-	cr_expect(same, "bf16 and f32-of-bf16 checkpoints differ");
-	const float *ref = input(io, "fwd.output");
-	double worst = 0, top = 0;
-	for (int i = 0; i < 48 * 64; i++) {
-		worst = fmax(worst, fabs(ob[i] - ref[i]));
-		top = fmax(top, fabs(ref[i]));
-	}
-	cr_log_info("bf16 weights vs the f32 reference: max abs %.3g, / max|ref| %.3g", worst, worst / top);
-	cr_expect(worst <= 0.05 * top, "bf16 output off by %.3g of max", worst / top);
+	expect_cmp("bf16 checkpoint vs f32 of the same values",
+		   cmp_exact(cmp_f32(ob, 48 * 64), cmp_f32(of, 48 * 64)));
+	expect_cmp("bf16 weights vs the f32 reference",
+		   cmp_rel(cmp_f32(ob, 48 * 64), cmp_f32(input(io, "fwd.output"), 48 * 64), 0.05));
 	sora_st_close(io);
 	sora_mmdit_free(&mb);
 	sora_mmdit_free(&mf);

@@ -1,32 +1,21 @@
 /* The MMDiT ops: timestep embeddings and RoPE tables against the official functions (flow_io.safetensors
  * timestep.*, ids.*rope*), and each op against its defining formula. Fixtures from $SORA_FIXTURES
- * (default ../shared/fixtures); those cases skip, saying so, when they are absent. */
+ * (default ../shared/fixtures); without them those cases skip (fail under CI=true). */
+#include "expect.h"
 #include "io/safetensors.h"
 #include "nn/ops.h"
 #include "nn/ops_dit.h"
 #include "nn/tensor.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-static sora_safetensors *open_flow(int say)
+static sora_safetensors *open_flow(void)
 {
 	char p[1024];
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(p, sizeof p, "%s/video/flow_io.safetensors", fx && *fx ? fx : "../shared/fixtures");
-	if (access(p, R_OK) != 0) {
-		if (say)
-			cr_log_warn("flow fixture cases skipped: fixtures not found (%s): set SORA_FIXTURES",
-				    p);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", p);
-	}
 	sora_safetensors *st = NULL;
 	sora_err e = {0};
-	cr_assert_eq(sora_st_open(&st, p, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_st_open(&st, fixture_path(p, sizeof p, "video/flow_io.safetensors"), &e), 0, "%s",
+		     e.msg);
 	return st;
 }
 
@@ -37,29 +26,21 @@ static const sora_st_tensor *get(const sora_safetensors *st, const char *name)
 	return t;
 }
 
-static int same(const float *a, const float *b, size_t n)
+/* Bit for bit: these ops move values, or compute them the same way on both sides. */
+static void expect_same(const char *what, const float *got, const float *want, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return 0;
-	return 1;
+	expect_cmp(what, cmp_exact(cmp_f32(got, n), cmp_f32(want, n)));
 }
 
 /* max|got − ref| ≤ tol, logged. */
 static void expect_close(const char *what, const float *got, const float *ref, size_t n, double tol)
 {
-	double worst = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - ref[i]);
-		worst = d > worst ? d : worst;
-	}
-	cr_log_info("%s: max abs %.3g", what, worst);
-	cr_expect(worst <= tol, "%s: max abs %.3g over %.0e", what, worst, tol);
+	expect_cmp(what, cmp_each(cmp_f32(got, n), cmp_f32(ref, n), tol, 0));
 }
 
 Test(ops_dit, timestep_embedding_fixture)
 {
-	sora_safetensors *st = open_flow(1);
+	sora_safetensors *st = open_flow();
 	sora_err e = {0};
 	const sora_st_tensor *t = get(st, "timestep.t");
 	const int B = (int)t->shape[0];
@@ -126,7 +107,7 @@ static void rope_case(const sora_safetensors *st, const char *which, const int *
 
 Test(ops_dit, rope_tables_fixture)
 {
-	sora_safetensors *st = open_flow(0);
+	sora_safetensors *st = open_flow();
 	rope_case(st, "tiny", (const int[]){8, 12, 12});
 	rope_case(st, "released", (const int[]){16, 56, 56});
 	sora_st_close(st);
@@ -190,13 +171,16 @@ Test(ops_dit, rope_layouts_agree)
 		}
 	cr_assert_eq(sora_cpu_rope_apply(x, c, s, B, L, H, D, 1, &e), 0);
 	cr_assert_eq(sora_cpu_rope_apply(perm, c, s, B, L, H, D, 0, &e), 0);
-	double worst = 0;
+	/* perm back to the interleaved layout: the same rotation gives the same bits */
+	float *back = malloc((size_t)B * L * H * D * 4);
+	cr_assert(back);
 	for (int r = 0; r < B * L * H; r++)
 		for (int j = 0; j < half; j++) {
-			worst = fmax(worst, fabs(perm[r * D + j] - x[r * D + 2 * j]));
-			worst = fmax(worst, fabs(perm[r * D + half + j] - x[r * D + 2 * j + 1]));
+			back[r * D + 2 * j] = perm[r * D + j];
+			back[r * D + 2 * j + 1] = perm[r * D + half + j];
 		}
-	cr_expect_eq(worst, 0, "layouts differ by %g", worst);
+	expect_same("rope half-split vs interleaved", back, x, (size_t)B * L * H * D);
+	free(back);
 	/* Position 0 (text tokens) is the identity. */
 	const int zero_axes[3] = {4, 6, 6};
 	float zid[3] = {0, 0, 0}, zc[8], zs[8], v[16], v0[16];
@@ -204,7 +188,7 @@ Test(ops_dit, rope_layouts_agree)
 	memcpy(v0, x, sizeof v0);
 	cr_assert_eq(sora_cpu_rope_table(zc, zs, zid, 1, 1, zero_axes, 3, 10000.0f, 0, &e), 0);
 	cr_assert_eq(sora_cpu_rope_apply(v, zc, zs, 1, 1, 1, 16, 0, &e), 0);
-	cr_expect(same(v, v0, 16));
+	expect_same("rope at position 0", v, v0, 16);
 	/* An odd axis is refused. */
 	cr_expect_eq(sora_cpu_rope_table(zc, zs, zid, 1, 1, (const int[]){5, 6, 5}, 3, 10000.0f, 0, &e), -1);
 	cr_expect(strstr(e.msg, "odd"), "%s", e.msg);
@@ -220,19 +204,23 @@ Test(ops_dit, tokens_and_columns)
 	float *a2 = malloc((size_t)B * La * C * 4), *b2 = malloc((size_t)B * Lb * C * 4);
 	cr_assert(y && a2 && b2);
 	cr_assert_eq(sora_cpu_cat_tokens(y, a, b, B, La, Lb, C, &e), 0);
-	cr_expect(same(y + (size_t)(La + Lb) * C, a + (size_t)La * C, (size_t)La * C)); /* item 1 */
-	cr_expect(same(y + (size_t)(2 * La + Lb) * C, b + (size_t)Lb * C, (size_t)Lb * C));
+	expect_same("cat_tokens item 1, a", y + (size_t)(La + Lb) * C, a + (size_t)La * C, (size_t)La * C);
+	expect_same("cat_tokens item 1, b", y + (size_t)(2 * La + Lb) * C, b + (size_t)Lb * C,
+		    (size_t)Lb * C);
 	cr_assert_eq(sora_cpu_split_tokens(a2, b2, y, B, La, Lb, C, &e), 0);
-	cr_expect(same(a, a2, (size_t)B * La * C));
-	cr_expect(same(b, b2, (size_t)B * Lb * C));
+	expect_same("split_tokens a", a2, a, (size_t)B * La * C);
+	expect_same("split_tokens b", b2, b, (size_t)B * Lb * C);
 	/* copy_cols / gelu_tanh_cols: columns 3..7 of a [6, 10] matrix. */
 	float *m = rnd(60, 7), cols[30], g[30], want[30];
 	cr_assert_eq(sora_cpu_copy_cols(cols, 5, m + 3, 10, 6, 5, &e), 0);
-	for (int r = 0; r < 6; r++)
-		cr_expect(same(cols + (size_t)r * 5, m + (size_t)r * 10 + 3, 5));
+	for (int r = 0; r < 6; r++) {
+		char what[32];
+		snprintf(what, sizeof what, "copy_cols row %d", r);
+		expect_same(what, cols + (size_t)r * 5, m + (size_t)r * 10 + 3, 5);
+	}
 	cr_assert_eq(sora_cpu_gelu_tanh_cols(g, 5, m + 3, 10, 6, 5, &e), 0);
 	cr_assert_eq(sora_cpu_gelu_tanh(want, cols, 30, &e), 0);
-	cr_expect(same(g, want, 30));
+	expect_same("gelu_tanh_cols", g, want, 30);
 	cr_expect_eq(sora_cpu_copy_cols(cols, 4, m, 10, 6, 5, &e), -1);
 	free(a), free(b), free(y), free(a2), free(b2), free(m);
 }

@@ -1,15 +1,12 @@
 /* The CPU video ops against hand-worked cases and float64 references written out loop by loop from the
  * PyTorch definitions (F.pad replicate + Conv3d, GroupNorm, interpolate nearest, masked softmax). */
+#include "expect.h"
 #include "nn/conv3d_direct.h"
 #include "nn/conv3d_winograd.h"
 #include "nn/ops_video.h"
 
-#include <criterion/criterion.h>
 #include <math.h>
 #include <omp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -27,18 +24,6 @@ static float *rand_buf(size_t n)
 static int clampi(int v, int hi)
 {
 	return v < 0 ? 0 : v > hi ? hi : v;
-}
-
-/* max |got − ref| / max |ref| */
-static double rel_err(const float *got, const double *ref, size_t n)
-{
-	double m = 0, r = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs(got[i] - ref[i]);
-		m = d > m || d != d ? d : m;
-		r = fabs(ref[i]) > r ? fabs(ref[i]) : r;
-	}
-	return m / (r > 0 ? r : 1);
 }
 
 /* One output value of the causal conv3d in float64: pad by clamping the input index, then the sum. */
@@ -85,10 +70,10 @@ static void conv_case_with(conv_fn *conv, sora_conv3d_args a)
 					ref[(((size_t)co * To + to) * Ho + ho) * Wo + wo] =
 					    conv_at(&a, x, w, b, co, to, ho, wo);
 	cr_assert_eq(conv(y, x, w, b, &a, &e), 0, "%s", e.msg);
-	double err = rel_err(y, ref, ny);
-	cr_log_info("conv3d cin %d cout %d %dx%dx%d k %d strides %d,%d,%d: rel err %.3g", a.cin, a.cout, a.T,
-		    a.H, a.W, k, a.st, a.sh, a.sw, err);
-	cr_expect(err < 1e-5, "conv3d k %d strides %d,%d,%d: rel err %.3g", k, a.st, a.sh, a.sw, err);
+	char what[128];
+	snprintf(what, sizeof what, "conv3d cin %d cout %d %dx%dx%d k %d strides %d,%d,%d", a.cin, a.cout,
+		 a.T, a.H, a.W, k, a.st, a.sh, a.sw);
+	expect_cmp(what, cmp_rel(cmp_f32(y, ny), cmp_f64(ref, ny), 1e-5));
 	free(x), free(w), free(b), free(y), free(ref);
 }
 
@@ -224,7 +209,7 @@ Test(ops_video, conv3d_thread_count_invariant)
 	omp_set_num_threads(4);
 	cr_assert_eq(sora_cpu_causal_conv3d(y4, x, w, b, &a, &e), 0, "%s", e.msg);
 	omp_set_num_threads(saved);
-	cr_expect_eq(memcmp(y1, y4, ny * sizeof *y1), 0, "1 and 4 threads differ");
+	expect_cmp("4 threads vs 1", cmp_exact(cmp_f32(y4, ny), cmp_f32(y1, ny)));
 	free(x), free(w), free(b), free(y1), free(y4);
 }
 
@@ -276,9 +261,8 @@ Test(ops_video, group_norm_vs_f64)
 			}
 		}
 		cr_assert_eq(sora_cpu_group_norm(y, x, w, b, C, G, S, 1e-6f, silu, &e), 0, "%s", e.msg);
-		double err = rel_err(y, ref, n);
-		cr_log_info("group_norm silu %d: rel err %.3g", silu, err);
-		cr_expect(err < 1e-5, "group_norm silu %d: %.3g", silu, err);
+		expect_cmp(silu ? "group_norm + silu" : "group_norm",
+			   cmp_rel(cmp_f32(y, n), cmp_f64(ref, n), 1e-5));
 	}
 	cr_expect_eq(sora_cpu_group_norm(y, x, w, b, C, 5, S, 1e-6f, 0, &e), -1);
 	cr_expect(strstr(e.msg, "groups"), "%s", e.msg);
@@ -351,9 +335,8 @@ Test(ops_video, frame_causal_attention_vs_f64)
 		}
 	}
 	cr_assert_eq(sora_cpu_frame_causal_attention(o, q, k, v, F, HW, D, scale, &e), 0, "%s", e.msg);
-	double err = rel_err(o, ref, (size_t)L * D);
-	cr_log_info("frame_causal_attention: rel err %.3g", err);
-	cr_expect(err < 1e-5, "%.3g", err);
+	expect_cmp("frame_causal_attention",
+		   cmp_rel(cmp_f32(o, (size_t)L * D), cmp_f64(ref, (size_t)L * D), 1e-5));
 	/* one token per frame: the first frame sees only itself */
 	cr_assert_eq(sora_cpu_frame_causal_attention(o, q, k, v, 2, 1, D, scale, &e), 0, "%s", e.msg);
 	for (int d = 0; d < D; d++)

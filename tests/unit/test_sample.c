@@ -48,7 +48,7 @@ Test(sample, to_u8_as_the_reference)
 
 Test(sample, resize_crop_as_the_reference)
 {
-	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors", 1);
+	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors");
 	char path[1024];
 	sora_err e = {0};
 	static float px[NPIX];
@@ -73,7 +73,7 @@ Test(sample, resize_crop_as_the_reference)
  * stage with the real models, from the PNG to the decoded video. */
 Test(sample, e2e_i2v_real_models)
 {
-	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors", 1);
+	sora_safetensors *st = flow_open_st("e2e_i2v_io.safetensors");
 	char path[1024], cfg[64] = "/tmp/sora-sample-XXXXXX";
 	sora_err e = {0};
 	sora_vae vae;

@@ -6,7 +6,8 @@
 #include "score/luma.h"
 #include "score/scores.h"
 
-#include <criterion/criterion.h>
+#include "expect.h"
+
 #include <libavutil/pixfmt.h>
 #include <limits.h>
 #include <math.h>
@@ -112,12 +113,6 @@ Test(scores, freeze_runs_as_freezedetect_reports_them)
 
 /* ---- aes ---- */
 
-/* Bit-for-bit equality of float buffers: what "the same result" means here. */
-static int same_bits(const void *a, const void *b, size_t n)
-{
-	return memcmp(a, b, n) == 0;
-}
-
 /* Open-Sora's extract_frames: int(p · n) for p = 0.1, 0.5, 0.9, at most n − 1. */
 Test(aes, frame_index)
 {
@@ -143,26 +138,14 @@ Test(aes, image_extensions)
 		cr_expect(!sora_aes_is_image(no[i]), "%s", no[i]);
 }
 
-static const char *fixture(char *buf, size_t n, const char *rel)
-{
-	const char *fx = getenv("SORA_FIXTURES");
-	snprintf(buf, n, "%s/%s", fx && *fx ? fx : "../shared/fixtures", rel);
-	if (access(buf, R_OK) != 0) {
-		cr_log_warn("aes test skipped: fixtures not found (%s): set SORA_FIXTURES", buf);
-		cr_skip_test("fixtures not found (%s): set SORA_FIXTURES", buf);
-	}
-	return buf;
-}
-
 /* A CLIP folder in dir: the tiny fixture tower with a projection to 768, the width the published
  * aesthetic predictor takes (random, fixed: the predictor normalises what it gets). */
-static void make_clip768(const char *dir)
+static void make_clip768(const char *dir, const char *tower)
 {
-	char pw[1024], p[256];
+	char p[256];
 	sora_safetensors *st;
 	sora_err e = {0};
-	cr_assert_eq(sora_st_open(&st, fixture(pw, sizeof pw, "text/clip_vision_tiny.safetensors"), &e), 0,
-		     "%s", e.msg);
+	cr_assert_eq(sora_st_open(&st, tower, &e), 0, "%s", e.msg);
 	const int n = sora_st_count(st);
 	const char **names = calloc((size_t)n, sizeof *names);
 	sora_tensor *t = calloc((size_t)n, sizeof *t);
@@ -203,12 +186,14 @@ static void rm_clip(const char *dir)
 
 static sora_aes *open_aes(char *dir)
 {
-	char pa[1024];
+	char pa[1024], pt[1024];
 	sora_aes *a;
 	sora_err e = {0};
-	fixture(pa, sizeof pa, "aesthetic/sac+logos+ava1-l14-linearMSE.safetensors");
+	/* both before the temporary folder, which a skip would leave behind */
+	fixture_path(pa, sizeof pa, "aesthetic/sac+logos+ava1-l14-linearMSE.safetensors");
+	fixture_path(pt, sizeof pt, "text/clip_vision_tiny.safetensors");
 	cr_assert(mkdtemp(dir));
-	make_clip768(dir);
+	make_clip768(dir, pt);
 	cr_assert_eq(sora_aes_open(&a, dir, pa, &e), 0, "%s", e.msg);
 	return a;
 }
@@ -231,8 +216,9 @@ Test(aes, crop_offset_rounds_half_to_even)
 		cr_assert_eq(sora_aes_preprocess(a, got, img, w, S, w * 3, &e), 0, "%s", e.msg);
 		cr_assert_eq(sora_clip_preprocess(want, NULL, S, img + (size_t)left[k] * 3, S, S, w * 3, &e),
 			     0, "%s", e.msg);
-		cr_expect(same_bits(got, want, PX * sizeof *got), "width %d: crop not at column %d", w,
-			  left[k]);
+		char what[64];
+		snprintf(what, sizeof what, "width %d, crop at column %d", w, left[k]);
+		expect_cmp(what, cmp_exact(cmp_f32(got, PX), cmp_f32(want, PX)));
 	}
 	free(img), free(got), free(want);
 	sora_aes_close(a);
@@ -286,9 +272,9 @@ Test(aes, clip_is_the_mean_of_three_frames)
 			}
 		sora_video_close(v);
 		cr_assert_eq(sora_aes_pixels(a, ws, px, 3, &want, &e), 0, "%s", e.msg);
-		cr_expect(got.n == 3 && got.aes == want.aes &&
-			      same_bits(got.score, want.score, sizeof got.score),
-			  "case %zu: %.9g, want %.9g", c, got.aes, want.aes);
+		cr_expect(got.n == 3 && got.aes == want.aes, "case %zu: %d frames, %.9g, want %.9g", c, got.n,
+			  got.aes, want.aes);
+		expect_cmp("frame scores", cmp_exact(cmp_f32(got.score, 3), cmp_f32(want.score, 3)));
 		cr_expect_eq(want.aes, ((double)want.score[0] + want.score[1] + want.score[2]) / 3);
 		cr_log_info("aes of [%g, %g): %.9g = mean(%.9g, %.9g, %.9g)", cases[c].start, cases[c].end,
 			    got.aes, got.score[0], got.score[1], got.score[2]);
@@ -326,9 +312,9 @@ Test(aes, wrong_models)
 	char at[PATH_MAX], ac[PATH_MAX];
 	sora_aes *a = NULL;
 	sora_err e = {0};
-	fixture(pa, sizeof pa, "aesthetic/sac+logos+ava1-l14-linearMSE.safetensors");
-	fixture(pt, sizeof pt, "text/clip_vision_tiny.safetensors");
-	fixture(pc, sizeof pc, "text/clip_vision_tiny_config.json");
+	fixture_path(pa, sizeof pa, "aesthetic/sac+logos+ava1-l14-linearMSE.safetensors");
+	fixture_path(pt, sizeof pt, "text/clip_vision_tiny.safetensors");
+	fixture_path(pc, sizeof pc, "text/clip_vision_tiny_config.json");
 	cr_assert(realpath(pt, at) && realpath(pc, ac));
 	cr_assert(mkdtemp(dir));
 	/* The tiny CLIP projects to 32: the predictor takes 768. */

@@ -81,8 +81,10 @@ Test(walk, recursive_sorted_filtered_no_symlink_loops)
 
 Test(walk, unreadable_directory_is_reported_as_a_problem)
 {
-	if (geteuid() == 0)
+	if (geteuid() == 0) {
+		teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("root reads every directory");
+	}
 	char p[256];
 	snprintf(p, sizeof p, "%s/a", root);
 	chmod(p, 0);
