@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sora-caption against a real chat-completions server on 127.0.0.1 (tests/tools/fake_vlm.py) that
 # checks every request and answers as told: captions on the right rows, retries, rejects, the in-flight
-# bound, the key kept secret, the cache surviving kill -9, imports.
+# bound, the key kept secret, the cache surviving kill -9, imports. The server-log check is also fed a
+# missing, an empty and a violating log, and must say "not ok".
 . "$(dirname "$0")/lib.sh"
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 
@@ -16,7 +17,8 @@ python3 "$TOOLS/fake_vlm.py" --port-file "$T/port" --log "$T/server.log" --key "
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-PORT=$(cat "$T/port")
+PORT=$(cat "$T/port" 2>/dev/null)
+[ -n "$PORT" ] && ok "fake server listening on port $PORT" || fail "fake server started" "no port in $T/port"
 url() { echo "http://127.0.0.1:$PORT/$1/v1/chat/completions"; }
 cap() { sora-caption --model test-vlm --api-key-env VLM_KEY --frames 3 --size 64 --retry-delay 0.1 "$@"; }
 
@@ -46,10 +48,22 @@ PY
 )
 expect "captions on the right rows, cleaned, pass-through kept" "$got" "13 [] Already, captioned"
 grep -q "13 rows in, 13 out, 0 rejected" "$T/err" && ok "ok: summary" || fail "ok: summary" "$(cat "$T/err")"
-grep -q VIOLATION "$T/server.log" && fail "every request well formed" "$(grep VIOLATION "$T/server.log" | head -3)" ||
-	ok "every request well formed (model, instruction, 3 JPEGs with short side 64, key)"
+# well_formed NAME LOG: the server logged requests and none was a violation; a missing or empty log
+# proves nothing and fails.
+well_formed() {
+	expect_file "$1: the server logged requests" "$2" || return 1
+	if grep -q VIOLATION "$2"; then fail "$1" "$(grep VIOLATION "$2" | head -3)"; else ok "$1"; fi
+}
+well_formed "every request well formed (model, instruction, 3 JPEGs with short side 64, key)" "$T/server.log"
+: >"$T/empty.log"
+printf 'REQ ok 200 abc\nVIOLATION instruction missing\n' >"$T/bad.log"
+must_fail "log check: a missing server log fails" well_formed x "$T/none.log"
+must_fail "log check: an empty server log fails" well_formed x "$T/empty.log"
+# (its first line is the log's "ok"; the violation is the second)
+out=$( (well_formed x "$T/bad.log") 2>&1)
+expect "log check: a violation fails" "$(printf '%s\n' "$out" | grep -c '^not ok')" 1
 max=$(grep INFLIGHT "$T/server.log" | awk '{print $2}' | sort -n | tail -1)
-[ "$max" -le 3 ] && [ "$max" -ge 2 ] && ok "in flight at most -j 3 (saw $max)" || fail "in-flight bound" "max $max"
+[ "${max:-0}" -le 3 ] && [ "${max:-0}" -ge 2 ] && ok "in flight at most -j 3 (saw $max)" || fail "in-flight bound" "max '$max'"
 expect "12 requests for 12 rows without text" "$(grep -c '^REQ ok 200' "$T/server.log")" 12
 
 # Retries: 429 with Retry-After, then 200; 500 twice then 200.
@@ -57,6 +71,7 @@ expect "12 requests for 12 rows without text" "$(grep -c '^REQ ok 200' "$T/serve
 head -4 "$T/rows.csv" | cap --endpoint "$(url retry429)" -j 3 >"$T/r429.csv" 2>"$T/err"
 expect "429 + Retry-After: captioned" "$(grep -c 'frames\.' "$T/r429.csv")" 3
 expect "429: one retry each" "$(grep -c '^REQ retry429 429' "$T/server.log") $(grep -c '^REQ retry429 200' "$T/server.log")" "3 3"
+well_formed "429: retries well formed too" "$T/server.log"
 : >"$T/server.log"
 head -4 "$T/rows.csv" | cap --endpoint "$(url flaky500)" -j 3 >"$T/r500.csv" 2>"$T/err"
 expect "500 twice then 200: captioned" "$(grep -c 'frames\.' "$T/r500.csv")" 3
@@ -68,6 +83,7 @@ expect "500 always: exit 0" "$?" 0
 grep -q 'HTTP 500: backend exploded (after 2 retries)' "$T/rej500.csv" && ok "500: reject says status and message" ||
 	fail "500 reject" "$(cat "$T/rej500.csv")"
 expect "500: 1 try + 2 retries per row" "$(grep -c '^REQ err500 500' "$T/server.log")" 6
+well_formed "500: retries well formed too" "$T/server.log"
 head -2 "$T/rows.csv" | cap --endpoint "$(url slow)" --timeout 1 --max-retries 1 --rejects "$T/rejslow.csv" >/dev/null 2>&1
 grep -qi 'timed out' "$T/rejslow.csv" && ok "slow server: timeout reject" || fail "timeout" "$(cat "$T/rejslow.csv")"
 head -2 "$T/rows.csv" | cap --endpoint "$(url badjson)" --rejects "$T/rejbad.csv" >/dev/null 2>&1
@@ -89,7 +105,8 @@ expect "bad clips: all rejected" "$(($(wc -l <"$T/rejin.csv") - 1))" 3
 # (Only this run's mode counts: the slow mode's answers may still be arriving.)
 expect "bad clips: no request sent" "$(grep -c '^REQ ok' "$T/server.log")" 0
 
-# The key never appears in any output.
+# The key never appears in any output (an absence: it needs outputs to search, the first run's at least).
+expect_file "key check: the first run's output is there to search" "$T/out.csv" 14
 if grep -rqF "$KEY" "$T"/*.csv "$T/err" 2>/dev/null; then fail "key never in outputs"; else ok "key never in outputs"; fi
 sora-caption --model m --endpoint "$(url ok)" --api-key-env NOT_SET_ANYWHERE </dev/null >/dev/null 2>&1
 expect "missing key variable is a usage error" "$?" 2
@@ -109,12 +126,13 @@ kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 sleep 0.5 # the request in flight at the kill still gets its answer logged
 first=$(grep -c '^REQ ok 200' "$T/server.log")
-cached=$(grep -c . "$T/cache.jsonl")
+cached=$(grep -c . "$T/cache.jsonl" 2>/dev/null)
 cap --endpoint "$(url ok)" -j 2 --cache "$T/cache.jsonl" <"$T/many.csv" >"$T/resumed.csv" 2>"$T/resumed.err"
 total=$(grep -c '^REQ ok 200' "$T/server.log")
 expect "resumed run captions every row" "$(grep -c 'frames\.' "$T/resumed.csv")" 10
-# Every request that completed before the kill was cached, except at most the one in flight.
-[ $((total - first)) -le $((10 - cached)) ] && [ "$cached" -ge $((first - 1)) ] &&
+# Every request that completed before the kill was cached, except at most the one in flight; a first run
+# killed before its third answer would test no cache.
+[ "$first" -ge 3 ] && [ $((total - first)) -le $((10 - ${cached:-0})) ] && [ "${cached:-0}" -ge $((first - 1)) ] &&
 	ok "kill -9 then --cache: $first before, $cached cached, $((total - first)) after" ||
 	fail "cache after kill" "first $first cached $cached total $total" "$(cat "$T/resumed.err")"
 

@@ -4,14 +4,6 @@
 # tests and the shell tests.
 . "$(dirname "$0")/lib.sh"
 
-# must_fail NAME CMD...: CMD, run in a subshell with its output kept, must report "not ok".
-must_fail() {
-	local name=$1 out
-	shift
-	out=$( ("$@") 2>&1)
-	case "$out" in "not ok"*) ok "$name" ;; *) fail "$name" "got: $out" ;; esac
-}
-
 : >"$T/empty"
 printf 'a\n' >"$T/a"
 printf 'b\n' >"$T/b"
@@ -25,6 +17,12 @@ must_fail "expect_differ: two empty outputs do not differ" expect_differ x "$T/e
 must_fail "expect_differ: identical outputs fail" expect_differ x "$T/a" "$T/a"
 must_fail "expect_contains: an empty expected reason matches nothing" expect_contains x "any reason" ""
 must_fail "expect_contains: another reason fails" expect_contains x "cannot open" "not a video"
+must_fail "expect_ref: an empty reference fails" expect_ref x "" ""
+must_fail "expect_ref: another value fails" expect_ref x 1 2
+must_fail "expect_near: an empty value fails" expect_near x "" 10 1
+must_fail "expect_near: NaN fails" expect_near x nan 10 1
+must_fail "expect_near: an empty reference fails" expect_near x 0 "" 1
+must_fail "expect_near: off by more than the bound fails" expect_near x 12 10 1
 out=$( (CI=true need_fixtures x "$T/none") 2>&1)
 rc=$?
 expect "need_fixtures: under CI=true a missing fixture fails" "$rc ${out%% -*}" "1 not ok"

@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
 # sora-embed against transformers' outputs in ../shared/fixtures/text (T5 with f32 and bf16 weights, with
-# and without the mask, CLIP text, CLIP vision from a PNG and from a lossless video) within the README's
-# tolerance |c − ref| ≤ 1e-4 + 1e-4·|ref|; a whole CLIPModel folder serving --clip and --clip-vision;
-# aes = the aesthetic predictor on the written image_embeds; -j and --batch independence; hostile rows
+# and without the mask, CLIP text, CLIP vision from a PNG) within the README's tolerance
+# |c − ref| ≤ 1e-4 + 1e-4·|ref|; a video row against the mean of its frames at 10/50/90% embedded as PNGs;
+# a whole CLIPModel folder serving --clip and --clip-vision; aes = the aesthetic predictor on the written
+# image_embeds (a video's: the mean of its frames' scores); -j and --batch independence; hostile rows
 # (empty text, invalid UTF-8, missing and corrupt images) and how rejects keep the order.
 . "$(dirname "$0")/lib.sh"
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
 TX=$FX/text
 AES=$FX/aesthetic/sac+logos+ava1-l14-linearMSE.safetensors
-if [ ! -r "$TX/t5_tiny_io.safetensors" ] || [ ! -r "$AES" ]; then
-	skip "embed" "fixtures not found ($TX, $AES): set SORA_FIXTURES"
-	exit 0
-fi
+need_fixtures "embed" "$TX/t5_tiny_io.safetensors" "$TX/clip_text_tiny_io.safetensors" "$TX/clip_vision_tiny_io.safetensors" \
+	"$TX/t5_tiny.safetensors" "$TX/t5_tiny_bf16.safetensors" "$TX/clip_text_tiny.safetensors" \
+	"$TX/clip_vision_tiny.safetensors" "$TX/tokenizers/t5/spiece.model" "$TX/tokenizers/clip/vocab.json" "$AES"
 TX=$(cd "$TX" && pwd)
 if ! command -v sora-embed >/dev/null; then
 	fail "sora-embed" "not found in $SORA_BIN"
 	exit 1
 fi
 
-# st.py: safetensors with the Python standard library only (no numpy here).
+# st.py: safetensors files for the checks; the comparisons are compare.py's (NaN, empty and shape aware).
 cat >"$T/st.py" <<'PY'
 import json, math, struct, sys, zlib
 from array import array
+import numpy as np
+import compare
 
 def load(path):
     b = open(path, "rb").read()
@@ -54,33 +56,43 @@ def save(path, tensors):
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(hb)) + hb + b"".join(data))
 
-def rows(t, first, count):
-    shape, a = t[1], t[2]
-    per = 1
-    for d in shape[1:]:
-        per *= d
-    return a[first * per:(first + count) * per]
-
 def cmd_close(got, gname, want, wname, grow=0, wrow=0, count=None):
-    """max error of got[gname][grow:grow+count] against want[wname][wrow:...]; exit 1 beyond tolerance"""
-    g, w = load(got)[0][gname], load(want)[0][wname]
-    count = int(count) if count is not None else w[1][0]
-    a, b = rows(g, int(grow), count), rows(w, int(wrow), count)
-    if len(a) != len(b):
-        print("sizes differ: %d vs %d (%s %s, %s %s)" % (len(a), len(b), gname, g[1], wname, w[1]))
-        sys.exit(1)
-    worst = max(abs(x - y) for x, y in zip(a, b))
-    bad = sum(1 for x, y in zip(a, b) if not abs(x - y) <= 1e-4 + 1e-4 * abs(y))
-    print("max abs %.3g over %d values, %d beyond tolerance" % (worst, len(a), bad))
-    sys.exit(1 if bad else 0)
+    """got[gname][grow:grow+count] against want[wname][wrow:...] (rows of the first axis), every element
+    within 1e-4 + 1e-4·|ref| (the fixture README's tolerance); exit 1 beyond it"""
+    g, w = compare.load(got)[gname], compare.load(want)[wname]
+    count = int(count) if count is not None else w.shape[0]
+    good, msg = compare.each(g[int(grow):int(grow) + count], w[int(wrow):int(wrow) + count], 1e-4, 1e-4)
+    print(msg)
+    sys.exit(0 if good else 1)
+
+def cmd_nan(path, out, name):
+    """a copy of PATH with element 0 of NAME (F32) made NaN"""
+    b = bytearray(open(path, "rb").read())
+    n = struct.unpack("<Q", b[:8])[0]
+    at = 8 + n + json.loads(b[8:8 + n])[name]["data_offsets"][0]
+    b[at:at + 4] = struct.pack("<f", float("nan"))
+    open(out, "wb").write(b)
+
+def cmd_mean(out, name, path, *rows):
+    """OUT holds NAME = the mean of rows ROWS of PATH's NAME, as [1, ...]"""
+    a = compare.load(path)[name][[int(r) for r in rows]].mean(axis=0, keepdims=True).astype("<f4")
+    save(out, {name: ("F32", list(a.shape), a.tobytes())})
+
+def frame(io, k):
+    """frame k of the test video: the preprocessing golden image rolled by 15·k pixels (uint8 HWC)"""
+    return np.roll(compare.load(io)["preprocess.image_uint8_hwc"].astype(np.uint8), 15 * int(k), axis=1)
+
+def cmd_video(io, *ids):
+    """raw RGB frames on stdout, frame i = frame(ids[i])"""
+    sys.stdout.buffer.write(b"".join(frame(io, k).tobytes() for k in ids))
 
 def cmd_shape(path, name):
     print(load(path)[0][name][1])
 
-def cmd_png(io, name, out):
-    """an HWC uint8 tensor as an RGB PNG"""
-    _, shape, a, raw = load(io)[0][name]
-    h, w, _ = shape
+def write_png(a, out):
+    """an HWC uint8 array as an RGB PNG"""
+    h, w, _ = a.shape
+    raw = a.tobytes()
     lines = b"".join(b"\0" + raw[y * w * 3:(y + 1) * w * 3] for y in range(h))
     def chunk(t, d):
         c = t + d
@@ -88,6 +100,12 @@ def cmd_png(io, name, out):
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
     png += chunk(b"IDAT", zlib.compress(lines)) + chunk(b"IEND", b"")
     open(out, "wb").write(png)
+
+def cmd_png(io, name, out):
+    write_png(compare.load(io)[name].astype(np.uint8), out)
+
+def cmd_frame(io, k, out):
+    write_png(frame(io, k), out)
 
 def cmd_clipmodel(text, vision, out, proj):
     """one CLIPModel checkpoint: both towers, text_projection, logit_scale, position_ids buffers; the
@@ -106,23 +124,23 @@ def cmd_clipmodel(text, vision, out, proj):
         t["text_model.embeddings.position_ids"] = ("I64", [1, 77], array("q", range(77)).tobytes())
     save(out, t)
 
-def cmd_aes(got, aes):
-    """aes against the LAION MLP (f64) on the written image_embeds, L2-normalised"""
-    g = load(got)[0]
-    W = load(aes)[0]
-    emb, scores = g["image_embeds"], g["aes"]
-    worst = 0.0
-    for r in range(emb[1][0]):
-        x = list(rows(emb, r, 1))
-        nrm = math.sqrt(sum(v * v for v in x))
-        x = [v / nrm for v in x]
-        for l in ("0", "2", "4", "6", "7"):
-            w, b = W["layers.%s.weight" % l], W["layers.%s.bias" % l]
-            o, i = w[1]
-            x = [b[2][k] + sum(w[2][k * i + j] * x[j] for j in range(i)) for k in range(o)]
-        worst = max(worst, abs(x[0] - scores[2][r]))
-    print("aes max abs %.3g over %d rows" % (worst, emb[1][0]))
-    sys.exit(0 if worst <= 2e-5 else 1)
+def mlp(W, x):
+    """the LAION aesthetic MLP (linear layers, float64) on L2-normalised rows x [N, D]"""
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for l in ("0", "2", "4", "6", "7"):
+        x = x @ W["layers.%s.weight" % l].T + W["layers.%s.bias" % l]
+    return x[:, 0]
+
+def cmd_aes(got, aes, frames=None, video_row=None):
+    """aes of each row = the MLP on its image_embeds, within 2e-5; a video row's = the mean of the MLP on
+    its frames' image_embeds (FRAMES: their rows, embedded as images)"""
+    g, W = compare.load(got), compare.load(aes)
+    want = mlp(W, g["image_embeds"])
+    if frames is not None:
+        want[int(video_row)] = mlp(W, compare.load(frames)["image_embeds"]).mean()
+    good, msg = compare.each(g["aes"], want, 2e-5, 0.0)
+    print("aes: " + msg)
+    sys.exit(0 if good else 1)
 
 globals()["cmd_" + sys.argv[1]](*sys.argv[2:])
 PY
@@ -164,18 +182,24 @@ close "t5 f32 weights, no mask (Open-Sora v2) vs f64" "$T/t5.st" last_hidden_sta
 expect "t5: the row map" "$(cat "$T/t5_map.csv")" "id,text,index
 1,\"$P1\",0
 2,a cat,1"
+# The check fails on another setting's output, and on one NaN (the old max() loop dropped it).
+st nan "$T/t5.st" "$T/t5nan.st" last_hidden_state
+must_fail "close check: one NaN fails" close x "$T/t5nan.st" last_hidden_state "$IO_T5" nomask.last_hidden_state_f64ref
 sora-embed --t5 "$T/t5bf" --out "$T/t5bf.st" -q <"$T/t5.csv" >/dev/null
 close "t5 bf16 weights vs f64" "$T/t5bf.st" last_hidden_state "$IO_T5" nomask.last_hidden_state_f64ref
 sora-embed --t5 "$T/t5" --t5-mask --out "$T/t5m.st" -q <"$T/t5.csv" >/dev/null
 close "t5 --t5-mask vs f64" "$T/t5m.st" last_hidden_state "$IO_T5" mask.last_hidden_state_f64ref
+must_fail "close check: the --t5-mask output against the unmasked reference fails" \
+	close x "$T/t5m.st" last_hidden_state "$IO_T5" nomask.last_hidden_state_f64ref
 printf 'text\nTwo kids flying a kite on a windy hill.\n' |
 	sora-embed --t5 "$T/t5" --max-length 15 --out "$T/t5s.st" -q >/dev/null
 close "t5 --max-length 15, unpadded vs f64" "$T/t5s.st" last_hidden_state "$IO_T5" short.last_hidden_state_f64ref
 
 sora-embed --t5 "$T/t5" --out "$T/t5j1.st" -j 1 -q <"$T/t5.csv" >/dev/null
-expect "t5: output does not depend on -j" "$(cmp -s "$T/t5.st" "$T/t5j1.st" && echo same)" same
+expect_same "t5: output does not depend on -j" "$T/t5.st" "$T/t5j1.st"
 sora-embed --t5 "$T/t5" --out "$T/t5b1.st" --batch 1 -q <"$T/t5.csv" >/dev/null
-close "t5: --batch 1 gives the same rows as one batch of 2" "$T/t5b1.st" last_hidden_state "$T/t5.st" last_hidden_state
+close "t5: --batch 1 vs f64 (the rows of one batch of 2, one at a time)" "$T/t5b1.st" last_hidden_state "$IO_T5" \
+	nomask.last_hidden_state_f64ref
 
 # Hostile rows: an empty prompt is valid (Open-Sora's null prompt); invalid UTF-8 is rejected and the
 # other rows keep their order, each one's index saying where it is.
@@ -198,18 +222,34 @@ expect "clip: exit 0" "$?" 0
 close "clip last_hidden_state vs f64" "$T/clip.st" last_hidden_state "$IO_CLIP" nomask.last_hidden_state_f64ref
 close "clip pooler_output vs f64" "$T/clip.st" pooler_output "$IO_CLIP" nomask.pooler_output_f64ref
 
-# ---- CLIP vision: the preprocessing golden's image as a PNG, and as a lossless video ----
+# ---- CLIP vision: the preprocessing golden's image as a PNG, and a lossless video of it moving ----
 st png "$IO_VIS" preprocess.image_uint8_hwc "$T/img.png"
-ff -loop 1 -i "$T/img.png" -frames:v 10 -r 10 -c:v ffv1 -pix_fmt bgr0 "$T/still.mkv"
+# 21 frames at 10 fps, frame k the image rolled by 15·k pixels, except that frames 3, 11 and 19 repeat
+# 2, 10 and 18: the first frames at or after 10%, 50% and 90% are 2 or 3, 10 or 11, 18 or 19 whether the
+# video lasts 2.1 s (its last frame's end) or 2 s (its start), and each pair is one picture, every other
+# frame another.
+ids="0 1 2 2 4 5 6 7 8 9 10 10 12 13 14 15 16 17 18 18 20"
+# shellcheck disable=SC2086 # one argument per frame
+st video "$IO_VIS" $ids | ff -f rawvideo -pix_fmt rgb24 -s 320x240 -r 10 -i - -c:v ffv1 -pix_fmt bgr0 "$T/moving.mkv"
+for k in 0 2 10 18 20; do st frame "$IO_VIS" $k "$T/f$k.png"; done
 head -c 5000 /dev/urandom >"$T/corrupt.png"
-printf 'path\n%s\n%s\n%s\n%s\n' "$T/img.png" "$T/missing.png" "$T/corrupt.png" "$T/still.mkv" >"$T/vis.csv"
+printf 'path\n%s\n%s\n%s\n%s\n' "$T/img.png" "$T/missing.png" "$T/corrupt.png" "$T/moving.mkv" >"$T/vis.csv"
 sora-embed --clip-vision "$T/vision" --out "$T/vis.st" --rejects "$T/vrej.csv" <"$T/vis.csv" >"$T/vmap.csv" 2>"$T/err"
 expect "vision: exit 0" "$?" 0
 expect "vision: image_embeds [N, projection_dim]" "$(st shape "$T/vis.st" image_embeds)" "[2, 32]"
 close "vision: PNG image_embeds vs f64" "$T/vis.st" image_embeds "$IO_VIS" batch.image_embeds_f64ref 0 0 1
-close "vision: video (mean of its frames at 10/50/90%) vs f64" "$T/vis.st" image_embeds "$IO_VIS" batch.image_embeds_f64ref 1 0 1
+# The video row against its frames at 10/50/90% embedded as PNGs (the path checked against f64 above),
+# averaged here; the first, middle and last frames (0, 10, 20) must not pass for them.
+printf 'path\n%s\n%s\n%s\n%s\n%s\n' "$T/f2.png" "$T/f10.png" "$T/f18.png" "$T/f0.png" "$T/f20.png" >"$T/frames.csv"
+sora-embed --clip-vision "$T/vision" --out "$T/frames.st" -q <"$T/frames.csv" >/dev/null
+st mean "$T/want.st" image_embeds "$T/frames.st" 0 1 2
+st mean "$T/wrong.st" image_embeds "$T/frames.st" 3 1 4
+close "vision: video = the mean of its frames at 10%, 50%, 90% (2, 10, 18 of 0..20)" "$T/vis.st" image_embeds \
+	"$T/want.st" image_embeds 1 0 1
+must_fail "vision: the mean of the first, middle and last frames fails as the video's" \
+	close x "$T/vis.st" image_embeds "$T/wrong.st" image_embeds 1 0 1
 expect "vision: missing and corrupt images rejected" "$(tail -n +2 "$T/vrej.csv" | wc -l)" 2
-expect "vision: row map" "$(tail -n +2 "$T/vmap.csv" | sed 's|.*/||' | tr '\n' ' ')" "img.png,0 still.mkv,1 "
+expect "vision: row map" "$(tail -n +2 "$T/vmap.csv" | sed 's|.*/||' | tr '\n' ' ')" "img.png,0 moving.mkv,1 "
 
 # ---- one whole CLIPModel folder for both towers; aes from a 768-wide projection ----
 mkdir -p "$T/clipm" "$T/vis768"
@@ -226,7 +266,17 @@ st clipmodel - "$TX/clip_vision_tiny.safetensors" "$T/vis768/model.safetensors" 
 sed 's/"projection_dim": 32/"projection_dim": 768/' "$TX/clip_vision_tiny_config.json" >"$T/vis768/config.json"
 sora-embed --clip-vision "$T/vis768" --aes-model "$AES" --out "$T/aes.st" -q <"$T/vis.csv" >/dev/null 2>&1
 expect "aes: [N]" "$(st shape "$T/aes.st" aes)" "[2]"
-if msg=$(st aes "$T/aes.st" "$AES"); then ok "aes = the LAION MLP on image_embeds ($msg)"; else fail "aes" "$msg"; fi
+# aes of the video row: the mean of its three frames' scores (the frames embedded as PNGs here).
+head -4 "$T/frames.csv" >"$T/frames3.csv"
+printf 'path\n%s\n%s\n%s\n' "$T/f0.png" "$T/f10.png" "$T/f20.png" >"$T/wrong3.csv"
+sora-embed --clip-vision "$T/vis768" --out "$T/frames768.st" -q <"$T/frames3.csv" >/dev/null
+sora-embed --clip-vision "$T/vis768" --out "$T/wrong768.st" -q <"$T/wrong3.csv" >/dev/null
+aes_check() { # aes_check NAME FRAMES: st aes as a check
+	local msg
+	if msg=$(st aes "$T/aes.st" "$AES" "$2" 1 2>&1); then ok "$1 ($msg)"; else fail "$1" "$msg"; fi
+}
+aes_check "aes = the LAION MLP on image_embeds; the video's the mean over its frames'" "$T/frames768.st"
+must_fail "aes: the first, middle and last frames' scores fail as the video's" aes_check x "$T/wrong768.st"
 sora-embed --clip-vision "$T/vision" --aes-model "$AES" --out "$T/x.st" -q </dev/null >/dev/null 2>"$T/err"
 expect "aes: a 32-wide CLIP with the 768-wide predictor is an error" "$?" 1
 

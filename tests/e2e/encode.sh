@@ -8,15 +8,20 @@
 . "$(dirname "$0")/lib.sh"
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
-FX=$(cd "$FX" 2>/dev/null && pwd)
+need_fixtures "encode" "$FX/text/t5_tiny.safetensors" "$FX/text/t5_tiny_config.json" "$FX/text/tokenizers/t5/spiece.model" \
+	"$FX/text/clip_text_tiny.safetensors" "$FX/text/clip_text_tiny_config.json" "$FX/text/tokenizers/clip/vocab.json" \
+	"$FX/text/tokenizers/clip/merges.txt" "$FX/video/vae_tiny.safetensors" "$FX/video/vae_tiny_config.json"
+FX=$(cd "$FX" && pwd)
 READ="$(cd "$(dirname "$0")/.." && pwd)/tools/read_shard.py"
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
-if [ -z "$FX" ] || [ ! -r "$FX/text/t5_tiny.safetensors" ]; then
-	skip "encode" "fixtures not found: set SORA_FIXTURES"
-	exit 0
-fi
+# The reader needs python3-lmdb and numpy: a visible skip without them, a failure under CI=true (whose
+# set-up installs them), as need_fixtures does for a fixture.
 if ! $PY -c 'import lmdb, numpy' 2>/dev/null; then
+	if [ "${CI:-}" = true ]; then
+		fail "encode" "python3-lmdb or numpy missing under CI=true (scripts/install-deps.sh installs them)"
+		exit 1
+	fi
 	skip "encode" "python3-lmdb or numpy missing (scripts/install-deps.sh installs them)"
 	exit 0
 fi
@@ -67,14 +72,14 @@ kill_when "after 1.0 s" 'sleep 1.0; true'
 enc --out "$D" --shard-mb 1 --batch 4 <"$T/in.csv" >"$T/rerun.csv" 2>"$T/rerun.err"
 expect "after the kills: the re-run exits 0" "$?" 0
 $PY "$READ" "$D" --ids | sort >"$T/got_ids"
-expect "after the kills: every id exactly once" "$(cmp -s "$T/got_ids" "$T/want_ids" && echo same)" same
+expect_same "after the kills: every id exactly once" "$T/got_ids" "$T/want_ids"
 $PY "$READ" "$D" --check >"$T/check" 2>&1
 expect "after the kills: index.json matches the shards, no stray files" "$?" 0
 tail -1 "$T/check" | sed 's/^/# /'
-in=$(sed -n 's/.*: \([0-9]*\) rows in, \([0-9]*\) out, 0 rejected, \([0-9]*\) filtered.*/\1 \2 \3/p' "$T/rerun.err")
-set -- $in
-expect "after the kills: the re-run adds only what was missing" "$1 $(($2 + $3))" "$N $N"
-expect "the re-run's CSV lists the rows it added" "$(($(wc -l <"$T/rerun.csv") - 1))" "${2:-x}"
+read -r rin rout rfilt <<<"$(sed -n 's/.*: \([0-9]*\) rows in, \([0-9]*\) out, 0 rejected, \([0-9]*\) filtered.*/\1 \2 \3/p' "$T/rerun.err")"
+# no summary line: "none" instead of N, and no unbound variable under set -u
+expect "after the kills: the re-run adds only what was missing" "${rin:-none} $((${rout:-0} + ${rfilt:-0}))" "$N $N"
+expect "the re-run's CSV lists the rows it added" "$(($(wc -l <"$T/rerun.csv") - 1))" "${rout:-none}"
 enc --out "$D" -q <"$T/in.csv" >"$T/again.csv"
 expect "a third run adds nothing" "$(wc -l <"$T/again.csv")" 1
 
@@ -95,7 +100,8 @@ spec.loader.exec_module(m)
 for rid, arrays, meta in m.rows(sys.argv[2]):
     print(rid, meta["prompt"], " ".join("%s:%r" % (k, float(v.astype("float64").sum())) for k, v in sorted(arrays.items())))
 PY
-expect "the reader in docs/formats.md reads every row alike" "$(wc -l <"$T/doc_rows") $(cmp -s "$T/doc_rows" "$T/tool_rows" && echo same)" "$N same"
+expect "the reader in docs/formats.md: one line a row" "$(wc -l <"$T/doc_rows")" "$N"
+expect_same "the reader in docs/formats.md reads every row alike" "$T/doc_rows" "$T/tool_rows"
 
 # ---- two --shard i/n jobs into one folder at once ----
 enc --out "$T/par" --shard-mb 1 --shard 0/2 -q <"$T/in.csv" >/dev/null &
@@ -103,7 +109,7 @@ p0=$!
 enc --out "$T/par" --shard-mb 1 --shard 1/2 -q <"$T/in.csv" >/dev/null
 wait $p0
 $PY "$READ" "$T/par" --ids | sort >"$T/par_ids"
-expect "--shard 0/2 and 1/2 at once: every id exactly once" "$(cmp -s "$T/par_ids" "$T/want_ids" && echo same)" same
+expect_same "--shard 0/2 and 1/2 at once: every id exactly once" "$T/par_ids" "$T/want_ids"
 $PY "$READ" "$T/par" --check >/dev/null
 expect "--shard 0/2 and 1/2 at once: index consistent" "$?" 0
 
@@ -117,7 +123,7 @@ cp "$T/full/shard-00000.mdb" "$T/sealed.copy"
 )
 expect "full disk: exit 1" "$?" 1
 expect "full disk: says so" "$(grep -c 'is the disk full' "$T/full.err")" 1
-expect "full disk: the sealed shard is intact" "$(cmp -s "$T/full/shard-00000.mdb" "$T/sealed.copy" && echo same)" same
+expect_same "full disk: the sealed shard is intact" "$T/full/shard-00000.mdb" "$T/sealed.copy"
 $PY "$READ" "$T/full" --check >"$T/full.check" 2>&1
 expect "full disk: index consistent, no unfinished shard left" "$?" 0
 expect "full disk: no row claimed" "$(wc -l <"$T/full.csv")" 1
@@ -208,92 +214,105 @@ expect "missing model: names the file" "$(grep -c 'nowhere/spiece.model' "$T/now
 
 # ---- --vae: latents of generated clips with the tiny fixture VAE, in a small bucket table ----
 VAE="--vae $FX/video/vae_tiny.safetensors --vae-config $FX/video/vae_tiny_config.json"
-if [ -r "$FX/video/vae_tiny.safetensors" ] && command -v ffmpeg >/dev/null; then
-	# 64px: 16:9 is 48x80, 1:1 64x64; frame counts 1, 5, 9.
-	echo '{"bucket_config": {"64px": {"1": [1.0, 1], "5": [1.0, 1], "9": [1.0, 1]}}}' >"$T/b64.json"
-	ff -f lavfi -i testsrc2=size=80x48:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/exact.mp4"
-	ff -f lavfi -i mandelbrot=size=150x100:rate=30 -frames:v 30 -pix_fmt yuv420p "$T/wide.mp4"
-	ff -f lavfi -i testsrc2=size=32x32:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/tiny.mp4"
-	ff -f lavfi -i testsrc2=size=100x60 -frames:v 1 "$T/still.png"
-	{
-		echo 'id,path,text,start_sec,end_sec'
-		echo "exact,$T/exact.mp4,a test card,,"
-		echo "wide,$T/wide.mp4,a fractal,,"
-		echo "ranged,$T/exact.mp4,a test card,0.125,0.5"
-		echo "short,$T/exact.mp4,too short,0,0.1"
-		echo "tiny,$T/tiny.mp4,too small,,"
-		echo "gone,$T/nowhere.mp4,no file,,"
-		echo "still,$T/still.png,an image,,"
-	} >"$T/clips.csv"
-	venc() { enc $VAE --buckets "$T/b64.json" "$@"; }
-	venc --out "$T/lat" --rejects "$T/lat_rej.csv" <"$T/clips.csv" >"$T/lat.csv" 2>"$T/lat.err"
-	expect "--vae: exit 0" "$?" 0
-	expect "--vae: stored rows" "$($PY "$READ" "$T/lat" --ids | tr '\n' ' ')" "exact ranged still wide "
-	got=$($PY "$READ" "$T/lat" | $PY -c '
+# 64px: 16:9 is 48x80, 1:1 64x64; frame counts 1, 5, 9.
+echo '{"bucket_config": {"64px": {"1": [1.0, 1], "5": [1.0, 1], "9": [1.0, 1]}}}' >"$T/b64.json"
+ff -f lavfi -i testsrc2=size=80x48:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/exact.mp4"
+ff -f lavfi -i mandelbrot=size=150x100:rate=30 -frames:v 30 -pix_fmt yuv420p "$T/wide.mp4"
+ff -f lavfi -i testsrc2=size=32x32:rate=24 -frames:v 12 -pix_fmt yuv420p "$T/tiny.mp4"
+ff -f lavfi -i testsrc2=size=100x60 -frames:v 1 "$T/still.png"
+{
+	echo 'id,path,text,start_sec,end_sec'
+	echo "exact,$T/exact.mp4,a test card,,"
+	echo "wide,$T/wide.mp4,a fractal,,"
+	echo "ranged,$T/exact.mp4,a test card,0.125,0.5"
+	echo "short,$T/exact.mp4,too short,0,0.1"
+	echo "tiny,$T/tiny.mp4,too small,,"
+	echo "gone,$T/nowhere.mp4,no file,,"
+	echo "still,$T/still.png,an image,,"
+} >"$T/clips.csv"
+venc() { enc $VAE --buckets "$T/b64.json" "$@"; }
+venc --out "$T/lat" --rejects "$T/lat_rej.csv" <"$T/clips.csv" >"$T/lat.csv" 2>"$T/lat.err"
+expect "--vae: exit 0" "$?" 0
+expect "--vae: stored rows" "$($PY "$READ" "$T/lat" --ids | tr '\n' ' ')" "exact ranged still wide "
+got=$($PY "$READ" "$T/lat" | $PY -c '
 import json, sys
 for r in map(json.loads, sys.stdin):
     m = r["metadata"]
     print(r["id"], r["tensors"]["latent"], m["bucket"], m["bucket_height"], m["bucket_width"], m["bucket_frames"], m["frame_stride"])')
-	expect "--vae: latent shape and bucket of each row" "$got" "exact [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
+expect "--vae: latent shape and bucket of each row" "$got" "exact [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
 ranged [16, 3, 6, 10] 64px/16:9/9 48 80 9 1
 still [16, 1, 6, 10] 64px/16:9/1 48 80 1 1
 wide [16, 3, 8, 8] 64px/3:2/9 64 64 9 2"
-	expect "--vae: index.json's bucket histogram" \
-		"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["buckets"])' "$T/lat/index.json")" \
-		"{'48x80x9': 2, '64x64x9': 1, '48x80x1': 1}"
-	errs=$($PY -c 'import csv,sys; print("|".join(r["id"] + ": " + r["error"].split(": ", 1)[1] for r in csv.DictReader(open(sys.argv[1]))))' "$T/lat_rej.csv")
-	expect "--vae: rejects with their reason" "$errs" "short: too short for any bucket: 3 frames (3 at stride 1)|tiny: too small for any bucket: 32x32 is under 0.8 x 4096 pixels|gone: cannot open: No such file or directory"
-	# A clip already at its bucket's size and rate: the prepared frames are its first 9, exactly, so the
-	# stored latent is sora-vae's z of them rounded to bf16 (nearest even), bit for bit (both on one
-	# thread, -j 1: OpenBLAS's sgemm, which runs the 1x1x1 convs and the attention, sums in an order that
-	# depends on its thread count).
-	sora-vae encode -j 1 $VAE --frames 9 -o "$T/exact_ref.safetensors" "$T/exact.mp4" 2>/dev/null
-	cmp=$($PY - "$READ" "$T/lat" "$T/exact_ref.safetensors" <<'PY'
+expect "--vae: index.json's bucket histogram" \
+	"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["buckets"])' "$T/lat/index.json")" \
+	"{'48x80x9': 2, '64x64x9': 1, '48x80x1': 1}"
+errs=$($PY -c 'import csv,sys; print("|".join(r["id"] + ": " + r["error"].split(": ", 1)[1] for r in csv.DictReader(open(sys.argv[1]))))' "$T/lat_rej.csv")
+expect "--vae: rejects with their reason" "$errs" "short: too short for any bucket: 3 frames (3 at stride 1)|tiny: too small for any bucket: 32x32 is under 0.8 x 4096 pixels|gone: cannot open: No such file or directory"
+# A clip already at its bucket's size and rate: the prepared frames are its first 9, exactly, so the
+# stored latent is sora-vae's z of them rounded to bf16 (nearest even), bit for bit (both on one
+# thread, -j 1: OpenBLAS's sgemm, which runs the 1x1x1 convs and the attention, sums in an order that
+# depends on its thread count).
+sora-vae encode -j 1 $VAE --frames 9 -o "$T/exact_ref.safetensors" "$T/exact.mp4" 2>/dev/null
+# latent_check NAME ID: row ID's latent is exact_ref's z in bf16, bit for bit (nothing stored, another
+# shape or a NaN fails; compare.py names the worst element when they differ)
+latent_check() {
+	expect "$1" "$($PY - "$READ" "$T/lat" "$T/exact_ref.safetensors" "$2" <<'PY'
+import importlib.util, sys
+import numpy as np
+import compare
+spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+got = {rid: a["latent"] for rid, a, _ in m.rows(sys.argv[2])}.get(sys.argv[4], np.zeros(0, "<f4"))
+z = m.parse_blob(open(sys.argv[3], "rb").read())[0]["z"][0].astype("<f4")
+u = z.view("<u4").astype(np.uint64)
+bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u4") << 16
+want = bf.astype("<u4").view("<f4")
+same = got.size > 0 and got.shape == want.shape and np.array_equal(got.view("<u4"), want.view("<u4"))
+print("equal" if same else "differ: " + compare.rel(got, want, 0.0)[1])
+PY
+)" equal
+}
+latent_check "--vae: the stored latent is sora-vae encode's z of the same frames, bit for bit" exact
+must_fail "latent check: another range of the clip (row ranged) fails" latent_check x ranged
+# --vae-sample: another latent, the same on a re-run; a re-run of the same dataset adds nothing.
+head -2 "$T/clips.csv" >"$T/one.csv"
+venc --out "$T/s1" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
+venc --out "$T/s2" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
+# sample_check NAME MEAN S1 S2: S1 differs from MEAN and S2 is S1, bit for bit (a NaN or nothing stored
+# is neither: NaN != NaN held as "differs" in the old check)
+sample_check() {
+	expect "$1" "$($PY - "$READ" "$2" "$3" "$4" <<'PY'
 import importlib.util, sys
 import numpy as np
 spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
 m = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(m)
-got = {rid: a["latent"] for rid, a, _ in m.rows(sys.argv[2])}["exact"]
-z = m.parse_blob(open(sys.argv[3], "rb").read())[0]["z"][0].astype("<f4")
-u = z.view("<u4").astype(np.uint64)
-bf = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u4") << 16
-want = bf.astype("<u4").view("<f4")
-print("equal" if got.shape == want.shape and np.array_equal(got.view("<u4"), want.view("<u4")) else
-      "differ: max %g" % float(np.abs(got - z).max()))
+lat = [{rid: a["latent"] for rid, a, _ in m.rows(d)}.get("exact", np.zeros(0, "<f4")) for d in sys.argv[2:]]
+bad = [d for d, a in zip(sys.argv[2:], lat) if a.size == 0 or not np.isfinite(a).all()]
+if bad:
+    print("no finite latent in " + " ".join(bad))
+else:
+    bits = [a.view("<u4") for a in lat]
+    print("sample differs from mean" if not np.array_equal(bits[0], bits[1]) else "sample equals mean",
+          "same seed same eps" if np.array_equal(bits[1], bits[2]) else "same seed other eps")
 PY
-)
-	expect "--vae: the stored latent is sora-vae encode's z of the same frames, bit for bit" "$cmp" equal
-	# --vae-sample: another latent, the same on a re-run; a re-run of the same dataset adds nothing.
-	head -2 "$T/clips.csv" >"$T/one.csv"
-	venc --out "$T/s1" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
-	venc --out "$T/s2" --vae-sample --seed 7 -q <"$T/one.csv" >/dev/null
-	sums=$($PY - "$READ" "$T/lat" "$T/s1" "$T/s2" <<'PY'
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("read_shard", sys.argv[1])
-m = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(m)
-lat = [{rid: a["latent"] for rid, a, _ in m.rows(d)}["exact"] for d in sys.argv[2:]]
-print("sample differs from mean" if (lat[0] != lat[1]).any() else "sample equals mean",
-      "same seed same eps" if (lat[1] == lat[2]).all() else "same seed other eps")
-PY
-)
-	expect "--vae-sample: seeded" "$sums" "sample differs from mean same seed same eps"
-	venc --out "$T/s1" -q <"$T/one.csv" >/dev/null 2>"$T/s1.err"
-	expect "--vae-sample dataset re-run with the mean: refused" "$?" 1
-	# A model folder as sora-mkmodel writes it: its config.json comes with it.
-	sora-mkmodel --kind hunyuan-vae --config "$(dirname "$0")/../../configs/tiny/hunyuan_vae.json" \
-		--out "$T/vae_dir" -q >/dev/null
-	enc --vae "$T/vae_dir" --buckets "$T/b64.json" --out "$T/vdir" -q <"$T/one.csv" >/dev/null
-	expect "--vae DIR: a sora-mkmodel folder" \
-		"$($PY "$READ" "$T/vdir" | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["tensors"]["latent"])')" \
-		"[16, 3, 6, 10]"
-	enc --vae-config "$FX/video/vae_tiny_config.json" --out "$T/u5" -q <"$T/one.csv" >/dev/null 2>&1
-	expect "--vae-config without --vae: usage error" "$?" 2
-	printf 'id,text\nx,y\n' | venc --out "$T/u6" -q >/dev/null 2>&1
-	expect "--vae without a path column: usage error" "$?" 2
-else
-	skip "encode --vae" "the tiny VAE fixture or ffmpeg is missing"
-fi
+)" "sample differs from mean same seed same eps"
+}
+sample_check "--vae-sample: seeded" "$T/lat" "$T/s1" "$T/s2"
+must_fail "sample check: the mean as the second run fails" sample_check x "$T/lat" "$T/s1" "$T/lat"
+venc --out "$T/s1" -q <"$T/one.csv" >/dev/null 2>"$T/s1.err"
+expect "--vae-sample dataset re-run with the mean: refused" "$?" 1
+# A model folder as sora-mkmodel writes it: its config.json comes with it.
+sora-mkmodel --kind hunyuan-vae --config "$(dirname "$0")/../../configs/tiny/hunyuan_vae.json" \
+	--out "$T/vae_dir" -q >/dev/null
+enc --vae "$T/vae_dir" --buckets "$T/b64.json" --out "$T/vdir" -q <"$T/one.csv" >/dev/null
+expect "--vae DIR: a sora-mkmodel folder" \
+	"$($PY "$READ" "$T/vdir" | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["tensors"]["latent"])')" \
+	"[16, 3, 6, 10]"
+enc --vae-config "$FX/video/vae_tiny_config.json" --out "$T/u5" -q <"$T/one.csv" >/dev/null 2>&1
+expect "--vae-config without --vae: usage error" "$?" 2
+printf 'id,text\nx,y\n' | venc --out "$T/u6" -q >/dev/null 2>&1
+expect "--vae without a path column: usage error" "$?" 2
 
 exit $((FAILS > 0))

@@ -33,7 +33,8 @@ COMPARE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/compare.py
 export PYTHONPATH="$(dirname "$COMPARE")${PYTHONPATH:+:$PYTHONPATH}"
 
 # need_fixtures NAME FILE...: when a fixture file cannot be read the script ends here: skipped, saying
-# which file, or under CI=true failed, since a missing fixture folder must not pass as a skip.
+# which file (its status still failed when a check before this one failed), or under CI=true failed,
+# since a missing fixture folder must not pass as a skip.
 need_fixtures() {
 	local name=$1 f
 	shift
@@ -44,8 +45,39 @@ need_fixtures() {
 			exit 1
 		fi
 		skip "$name" "fixture not found ($f): set SORA_FIXTURES"
-		exit 0
+		exit $((FAILS > 0))
 	done
+}
+
+# expect_ref NAME GOT WANT: expect, where WANT comes from the reference tool and must not be empty (an
+# empty reference would pass an empty output).
+expect_ref() {
+	if [ -z "$3" ]; then fail "$1" "no reference: the reference tool gave nothing (got '$2')"; else expect "$@"; fi
+}
+
+# expect_near NAME GOT WANT ATOL: |GOT - WANT| <= ATOL through compare.py, so that an empty, NaN or
+# infinite value on either side fails.
+expect_near() {
+	local res
+	res=$(python3 - "$2" "$3" "$4" <<'PY'
+import sys
+import compare
+got, want = (compare.num(s) for s in sys.argv[1:3])
+good, msg = compare.each([got], [want], float(sys.argv[3]), 0)
+print(('ok ' if good else 'bad ') + msg)
+PY
+	)
+	case "$res" in "ok "*) ok "$1" ;; *) fail "$1" "got '$2', want '$3' within $4: ${res#bad }" ;; esac
+}
+
+# must_fail NAME CMD...: CMD, run in a subshell with its output kept, must report "not ok": how each
+# check above, and each test's own, is shown to fail on the wrong output it is there to catch. The
+# variable is "said", not "out", since a test's own check called as CMD may read an "out" of its own.
+must_fail() {
+	local name=$1 said
+	shift
+	said=$( ("$@") 2>&1)
+	case "$said" in "not ok"*) ok "$name" ;; *) fail "$name" "got: $said" ;; esac
 }
 
 # expect_file NAME FILE [MIN_LINES]: FILE exists and has at least MIN_LINES lines (default 1), so a

@@ -13,15 +13,23 @@ expect "source ranges: two clips through the pipe" "$(($(wc -l <"$T/ranges.csv")
 sora-probe -q "$T/two_shots.mp4" | sora-split -q --min-sec 1 --cut-dir "$T/clips" |
 	sora-score --scores vmafmotion,brightness --rejects "$T/rej.csv" 2>"$T/err" >"$T/cut.csv"
 expect "cut clips: scored whole, none rejected" "$(($(wc -l <"$T/rej.csv") - 1)) $(($(wc -l <"$T/cut.csv") - 1))" "0 2"
-got=$(python3 - "$T/ranges.csv" "$T/cut.csv" <<'PY'
+# bright_check NAME A B: the same frames (re-encoded at crf 22): each clip's brightness within 1 level of
+# the source range's (compare.py: two clips on each side, none missing, no NaN)
+bright_check() {
+	local msg
+	if msg=$(python3 - "$2" "$3" <<'PY'
 import csv, sys
-a = list(csv.DictReader(open(sys.argv[1], newline='')))
-b = list(csv.DictReader(open(sys.argv[2], newline='')))
-# The same frames (re-encoded at crf 22): brightness within 1 level of the source range's.
-print(all(abs(float(x['brightness']) - float(y['brightness'])) < 1.0 for x, y in zip(a, b)))
+import compare
+a, b = ([float(r["brightness"]) for r in csv.DictReader(open(p, newline=""))] for p in sys.argv[1:3])
+good, msg = compare.each(b, a, 1.0, 0.0) if len(a) == 2 else (False, "%d clips, want 2" % len(a))
+print(msg)
+sys.exit(0 if good else 1)
 PY
-)
-expect "cut clips: brightness of the written file matches the source range" "$got" True
+	); then ok "$1 ($msg)"; else fail "$1" "$msg"; fi
+}
+bright_check "cut clips: brightness of the written file matches the source range" "$T/ranges.csv" "$T/cut.csv"
+head -1 "$T/cut.csv" >"$T/cut0.csv"
+must_fail "brightness check: no clips written fails" bright_check x "$T/ranges.csv" "$T/cut0.csv"
 
 # configs/pipeline.mk: two input shards through every stage; a re-run redoes only what is missing.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,6 +46,7 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "id") c = i; print "id,te
 	FNR > 1 { print $c ",a test pattern " $c }' "$T"/out/kept/0.csv "$T"/out/kept/1.csv >"$T/captions.csv"
 PIPE+=(CAPTION_ARGS="--from $T/captions.csv" ENCODE=0)
 "${PIPE[@]}" -j2 >/dev/null 2>>"$T/mk.err"
+expect_file "pipeline.mk: kept clips to caption" "$T/captions.csv" 2
 expect "pipeline.mk: every kept clip captioned" \
 	"$(cat "$T"/out/captioned/*.csv | grep -c ',a test pattern ')" "$(($(wc -l <"$T/captions.csv") - 1))"
 "${PIPE[@]}" -q

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# sora-probe against ffprobe on videos made here with lavfi sources: integers exact, fps to 1e-3.
+# sora-probe against ffprobe on videos made here with lavfi sources: integers exact, fps to 1e-3. The
+# per-file check is also fed a row that is not there and a file ffprobe cannot read, and must say "not ok".
 . "$(dirname "$0")/lib.sh"
 
 V=$T/videos
@@ -42,26 +43,31 @@ grep -q "7 rows in, 7 out, 0 rejected, 0 filtered" "$T/err" && ok "summary" || f
 check_file() {
 	local f=$1 line
 	line=$(rows "$out" | grep -F "$f ")
-	eval "$(ffp "$f" | sed 's/^\([a-z_]*\)=/F_\1=/')"
+	# ffprobe's fields, empty unless it gives them (never the previous file's)
+	local F_width= F_height= F_avg_frame_rate= F_nb_frames= F_codec_name= F_pix_fmt= F_bit_rate= F_rotation=
+	eval "$(ffp "$f" 2>/dev/null | sed 's/^\([a-z_]*\)=/F_\1=/')"
+	local name=${f##*/} got
+	if [ -z "$F_width" ] || [ -z "$F_height" ]; then fail "$name: ffprobe's view" "ffprobe read no size from $f"; return; fi
 	local rot=${F_rotation:-0} w=$F_width h=$F_height
 	rot=$(((360 - rot) % 360))
 	[ $((rot % 180)) -eq 90 ] && { w=$F_height; h=$F_width; }
-	local name=${f##*/} got
 	get() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	expect "$name width" "$(get width)" "$w"
 	expect "$name height" "$(get height)" "$h"
 	expect "$name resolution" "$(get resolution)" "$((w * h))"
 	expect "$name aspect_ratio" "$(python3 -c "print(abs(float('$(get aspect_ratio)') - $h/$w) < 1e-12)")" True
 	expect "$name rotation" "$(get rotation)" "$rot"
-	expect "$name codec" "$(get codec)" "$F_codec_name"
-	expect "$name pix_fmt" "$(get pix_fmt)" "$F_pix_fmt"
+	expect_ref "$name codec" "$(get codec)" "$F_codec_name"
+	expect_ref "$name pix_fmt" "$(get pix_fmt)" "$F_pix_fmt"
 	got=$(python3 -c "from fractions import Fraction as F; print(abs(float('$(get fps)') - float(F('$F_avg_frame_rate'))) <= 1e-3)")
 	expect "$name fps within 1e-3 of ffprobe ($F_avg_frame_rate)" "$got" True
-	if [ "$F_nb_frames" != "N/A" ]; then expect "$name num_frames" "$(get num_frames)" "$F_nb_frames"; fi
-	if [ "$F_bit_rate" != "N/A" ]; then expect "$name bit_rate" "$(get bit_rate)" "$F_bit_rate"; fi
-	unset F_rotation
+	if [ "$F_nb_frames" != "N/A" ]; then expect_ref "$name num_frames" "$(get num_frames)" "$F_nb_frames"; fi
+	if [ "$F_bit_rate" != "N/A" ]; then expect_ref "$name bit_rate" "$(get bit_rate)" "$F_bit_rate"; fi
 }
 for f in "$V"/*.mp4 "$V"/sub/*.mp4 "$V"/*.webm; do check_file "$f"; done
+must_fail "per-file check: a video missing from the output fails" check_file "$T/unrotated.mp4"
+must_fail "per-file check: a file ffprobe cannot read fails" check_file "$V/sub/readme.txt"
+must_fail "per-file check: an empty reference fails" expect_ref x "" ""
 
 get_col() { rows "$out" | grep -F "$1 " | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 expect "audio detected" "$(get_col "$V/cfr_16x9_audio.mp4" has_audio)" 1
@@ -76,15 +82,16 @@ sora-probe --count-frames "$V" >"$T/counted.csv" 2>/dev/null
 for f in "$V"/*.mp4 "$V"/sub/*.mp4 "$V"/*.webm; do
 	want=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of default=nw=1:nk=1 "$f" | head -1)
 	got=$(rows "$T/counted.csv" | grep -F "$f " | tr ' ' '\n' | sed -n 's/^num_frames=//p')
-	expect "--count-frames ${f##*/}" "$got" "$want"
+	expect_ref "--count-frames ${f##*/}" "$got" "$want"
 done
 expect "vfr detected when frames are counted" \
 	"$(rows "$T/counted.csv" | grep -F "$V/vfr.mp4 " | tr ' ' '\n' | sed -n 's/^vfr=//p')" 1
 
-# -j 1 and -j 4 give the same bytes.
+# -j 1 and -j 4 give the same bytes: the program against itself, so both must hold every video.
 sora-probe -q -j 1 "$V" >"$T/j1.csv"
 sora-probe -q -j 4 "$V" >"$T/j4.csv"
-cmp -s "$T/j1.csv" "$T/j4.csv" && ok "-j 1 and -j 4 give identical output" || fail "-j 1 vs -j 4" "$(diff "$T/j1.csv" "$T/j4.csv" | head -5)"
+expect "-j 1: a row per video" "$(($(wc -l <"$T/j1.csv") - 1))" 7
+expect_same "-j 1 and -j 4 give identical output" "$T/j1.csv" "$T/j4.csv"
 
 # A CSV on stdin keeps its columns and order; captions with commas, quotes, newlines, emoji, CJK survive.
 python3 - "$V" >"$T/in.csv" <<'PY'
@@ -138,9 +145,10 @@ sora-probe --version | grep -q "sora-probe (sora.c)" && ok "--version" || fail "
 sora-probe -o /nonexistent/dir/out.csv "$V" 2>/dev/null
 expect "unwritable output exits 1" "$?" 1
 
-# --shard i/n: the shards partition the rows.
+# --shard i/n: the shards partition the rows (all 7 of them, checked above: a row in two shards or in
+# none makes the sorted union differ).
 for i in 0 1 2; do sora-probe -q --shard $i/3 "$V" | tail -n +2; done | sort >"$T/shards.csv"
 tail -n +2 "$T/j1.csv" | sort >"$T/all.csv"
-cmp -s "$T/shards.csv" "$T/all.csv" && ok "--shard 0/3..2/3 partition the rows" || fail "--shard partition"
+expect_same "--shard 0/3..2/3 partition the rows" "$T/shards.csv" "$T/all.csv"
 
 exit $((FAILS > 0))

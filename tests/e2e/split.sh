@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sora-split on videos with known truth made here with lavfi sources: hard cuts at exact frames (also
 # VFR, 10-bit, rotated), no cut inside single shots with strong motion, fades and dissolves reported
-# and excluded, clip filters, stable ids, written clips frame-exact, and the bad-input contract.
+# and excluded, clip filters, stable ids, written clips frame-exact, and the bad-input contract. The
+# written-clip and reason checks are also fed no rows and an empty reason, and must say "not ok".
 . "$(dirname "$0")/lib.sh"
 
 V=$T/v
@@ -108,15 +109,27 @@ run some --min-sec 2.5 "$V/fade.mp4" "$V/cuts.mp4"
 grep -q "2 rows in, 3 out, 0 rejected, 1 filtered" "$T/some.err" && grep -q "2 clips filtered" "$T/some.err" &&
 	ok "filtered clips counted in the summary" || fail "filtered clips counted" "$(cat "$T/some.err")"
 
-# Ids: stable across runs and working directories, unique, safe as file names.
+# Ids: stem-hash-index, the hash FNV-1a 64 of the source's real path (low 32 bits), computed here in
+# Python; stable across runs and working directories, unique, safe as file names.
+want=$(python3 -c "
+import os, sys
+h = 1469598103934665603
+for ch in os.path.realpath(sys.argv[1]).encode():
+    h = ((h ^ ch) * 1099511628211) % 2 ** 64
+print(' '.join('cuts-%08x-%04d' % (h % 2 ** 32, i) for i in range(3)))" "$V/cuts.mp4")
+expect "id = stem-<FNV-1a of the real path>-index, as Python computes it" "$(col "$T/cuts.csv" id)" "$want"
 (cd / && sora-split -q --min-sec 0 "$V/cuts.mp4") >"$T/again.csv"
-expect "id stable across runs and working directories" "$(col "$T/again.csv" id)" "$(col "$T/cuts.csv" id)"
+# (one id a line, so that no ids make an empty file)
+col "$T/again.csv" id | tr ' ' '\n' | sed '/^$/d' >"$T/again.ids"
+col "$T/cuts.csv" id | tr ' ' '\n' | sed '/^$/d' >"$T/cuts.ids"
+expect_same "id stable across runs and working directories" "$T/again.ids" "$T/cuts.ids"
 expect "ids unique" "$(col "$T/cuts.csv" id | tr ' ' '\n' | sort -u | wc -l)" 3
-case "$(col "$T/cuts.csv" id)" in cuts-????????-0000\ cuts-????????-0001\ cuts-????????-0002) ok "id = stem-hash-index" ;;
-*) fail "id form" "$(col "$T/cuts.csv" id)" ;; esac
+# Determinism across workers: the program against itself, so both must hold every clip of the folder
+# (3 each from cuts, tenbit, vfr, rotated; 2 each from fade, dissolve; 1 each from the single shots).
 sora-split -q -j 1 --min-sec 0 "$V" >"$T/j1.csv"
 sora-split -q -j 3 --min-sec 0 "$V" >"$T/j3.csv"
-cmp -s "$T/j1.csv" "$T/j3.csv" && ok "-j 1 and -j 3 give identical output" || fail "-j 1 vs -j 3"
+expect "-j 1: a row per clip" "$(($(wc -l <"$T/j1.csv") - 1))" 19
+expect_same "-j 1 and -j 3 give identical output" "$T/j1.csv" "$T/j3.csv"
 
 # Written clips: frame count, and first and last frames against the source's start_frame and
 # end_frame - 1, both decoded by ffmpeg (luma PSNR >= 40 dB; the frame before the last, shown for
@@ -142,7 +155,7 @@ f = lambda buf, i: buf[i * n:(i + 1) * n]
 print(k, psnr(f(a, 0), f(b, 0)), psnr(f(a, 1), f(b, k - 1)), psnr(f(a, 1), f(b, k - 2)))
 PY
 }
-check_written() { # check_written CSV NAME
+check_written() { # check_written CSV NAME ROWS: each of the ROWS clips of CSV, and no fewer
 	local i=0 id p src s e n w h cnt first last neighbour
 	while IFS=, read -r p id src s e w h; do
 		n=$((e - s))
@@ -157,16 +170,20 @@ check_written() { # check_written CSV NAME
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1], newline='')):
     print(r['path'], r['id'], r['source'], r['start_frame'], r['end_frame'], r['width'], r['height'], sep=',')" "$1")
+	[ "$i" = "$3" ] || fail "$2: clips checked" "$i of $3: $(cat "$1")"
 }
 C=$T/clips
 run cut --min-sec 0 --crf 12 --cut-dir "$C" "$V/cuts.mp4" "$V/vfr.mp4"
-check_written "$T/cut.csv" "written"
-expect "written clips named <id>.mp4, no temporary left" "$(ls -A "$C" | sort | tr '\n' ' ')" \
-	"$(for i in $(col "$T/cut.csv" id); do echo "$i.mp4"; done | sort | tr '\n' ' ')"
+check_written "$T/cut.csv" "written" 6
+head -1 "$T/cut.csv" >"$T/cut_none.csv"
+must_fail "written-clip check: no rows fail" check_written "$T/cut_none.csv" x 6
+expect "written clips named <id>.mp4, no temporary left" "$(ls -A "$C" | wc -l): $(ls -A "$C" | sort | tr '\n' ' ')" \
+	"6: $(for i in $(col "$T/cut.csv" id); do echo "$i.mp4"; done | sort | tr '\n' ' ')"
 touch -d '2001-01-01' "$C"/*.mp4
 run cut2 --min-sec 0 --crf 12 --cut-dir "$C" "$V/cuts.mp4" "$V/vfr.mp4"
-expect "re-run: complete clips are kept, not rewritten" "$(find "$C" -type f -newermt 2002-01-01 | wc -l)" 0
-cmp -s "$T/cut.csv" "$T/cut2.csv" && ok "re-run: same rows" || fail "re-run rows" "$(diff "$T/cut.csv" "$T/cut2.csv")"
+expect "re-run: complete clips are kept, not rewritten" \
+	"$(find "$C" -type f | wc -l) files, $(find "$C" -type f -newermt 2002-01-01 | wc -l) rewritten" "6 files, 0 rewritten"
+expect_same "re-run: same rows" "$T/cut.csv" "$T/cut2.csv"
 run small --resize-short 90 --fps 10 --cut-dir "$T/small" "$V/rotated.mp4"
 p=$(col "$T/small.csv" path | cut -d' ' -f1)
 expect "--resize-short 90 --fps 10 on a rotated source: size and rate of the rows" \
@@ -191,8 +208,9 @@ run copy --min-sec 0 --copy --audio keep --cut-dir "$T/copy" "$T/audio.mp4"
 grep -q "inexact" "$T/copy.err" && ok "--copy says it is inexact" || fail "--copy notice" "$(cat "$T/copy.err")"
 got=$(python3 - "$T/copy.csv" <<'PY'
 import csv, subprocess, sys
-ok = True
-for r in csv.DictReader(open(sys.argv[1], newline='')):
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+ok = len(rows) == 3
+for r in rows:
     n = subprocess.run(['ffprobe', '-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries',
                         'stream=nb_read_frames', '-of', 'csv=p=0', r['path']], capture_output=True, text=True).stdout.strip()
     ok = ok and n == r['num_frames'] and int(n) >= int(r['end_frame']) - int(r['start_frame'])
@@ -218,14 +236,20 @@ timeout 60 sora-split -j 2 --rejects "$T/rej.csv" "$H" "$V/cuts.mp4" >"$T/h.csv"
 expect "hostile inputs: exit 0, no hang" "$?" 0
 declare -A reason=([empty.mp4]="empty" [random.mp4]="Invalid data" [audio_only.mp4]="no video stream"
 	[still.mp4]="image" [dangling.mp4]="No such file" [fifo.mp4]="not a regular file")
-for name in "${!reason[@]}"; do
-	line=$(python3 -c "
+# check_reject NAME WANT: the reject row of NAME names WANT, which is not empty.
+check_reject() {
+	expect_contains "$1 rejected: $2" "$(python3 -c "
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1], newline='')):
-    if r['path'].endswith('/$name'): print(r['error'])" "$T/rej.csv")
-	case "$line" in *"${reason[$name]}"*) ok "$name rejected: $line" ;; *) fail "$name rejected" "$line" ;; esac
+    if r['path'].endswith('/' + sys.argv[2]): print(r['error'])" "$T/rej.csv" "$1" 2>/dev/null)" "$2"
+}
+for name in "${!reason[@]}"; do
+	check_reject "$name" "${reason[$name]}"
 	[ "$(grep -c "$name:" "$T/h.err")" -eq 1 ] && ok "$name: one stderr line" || fail "$name: one stderr line" "$(cat "$T/h.err")"
 done
+must_fail "reject check: an empty reason fails" check_reject random.mp4 ""
+must_fail "reject check: another reason fails" check_reject random.mp4 "No such file"
+must_fail "reject check: a file not rejected fails" check_reject cuts.mp4 "Invalid data"
 out=$(grep -c "^$V/cuts.mp4," "$T/h.csv")
 rej=$(($(python3 -c "import csv,sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1], newline=''))))" "$T/rej.csv")))
 filt=$(sed -n 's/.* rejected, \([0-9]*\) filtered.*/\1/p' "$T/h.err")

@@ -5,12 +5,9 @@
 
 FX=${SORA_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/fixtures}
 CASES=$FX/text/tokenize_cases.json
-if [ ! -r "$CASES" ]; then
-	skip "tokenize" "fixtures not found ($CASES): set SORA_FIXTURES"
-	exit 0
-fi
 T5=$FX/text/tokenizers/t5
 CLIP=$FX/text/tokenizers/clip
+need_fixtures "tokenize" "$CASES" "$T5/spiece.model" "$CLIP/vocab.json" "$CLIP/merges.txt"
 
 # The prompts as a CSV (Python's csv module: what pandas writes), and the wanted ids, one array a line.
 python3 - "$CASES" "$T" <<'PY'
@@ -27,6 +24,7 @@ for k in ("t5", "clip"):
             f.write(json.dumps(c[k]["input_ids"], separators=(",", ":")) + "\n")
 PY
 n=$(wc -l <"$T/want_t5")
+expect_file "tokenize_cases.json: cases to compare" "$T/want_t5" 1
 
 for k in t5 clip; do
 	dir=$T5
@@ -35,10 +33,14 @@ for k in t5 clip; do
 	expect "$k: exit 0" "$?" 0
 	same=$(paste -d'\t' "$T/got_$k" "$T/want_$k" | awk -F'\t' '$1 == $2' | wc -l)
 	echo "# $k: $same of $n tokenize_cases.json cases exact"
-	expect "$k: every case exact ($n)" "$same" "$n"
+	# the whole file: one line a case, in order, and nothing more (counting matches passed on two empty
+	# files, or on extra lines)
+	expect_same "$k: every case exact ($n)" "$T/got_$k" "$T/want_$k"
 	sora-tokenize --$k "$dir" -j 1 -q <"$T/prompts.csv" >"$T/got1_$k"
-	expect "$k: output does not depend on -j" "$(cmp -s "$T/got_$k" "$T/got1_$k" && echo same)" same
+	expect_same "$k: output does not depend on -j" "$T/got_$k" "$T/got1_$k"
 done
+{ cat "$T/got_t5" && echo "[1]"; } >"$T/extra"
+must_fail "ids check: an extra line fails" expect_same x "$T/extra" "$T/want_t5"
 
 printf 'a cat\nTwo kids flying a kite on a windy hill.\n\n' | sora-tokenize --t5 "$T5" --lines --max-length 16 -q >"$T/lines"
 expect "--lines: one array per line" "$(cat "$T/lines")" "[3,9,1712,1,0,0,0,0,0,0,0,0,0,0,0,0]

@@ -41,6 +41,14 @@ def load(path):
     return out
 
 
+def num(s):
+    """A number the shell handed over as text; NaN for empty or unreadable text, so a comparison fails."""
+    try:
+        return float(s)
+    except ValueError:
+        return float("nan")
+
+
 def _check(got, want):
     """(got, want) as flat float64 arrays, or (None, why) when they cannot be compared."""
     g = np.asarray(got, dtype=np.float64)

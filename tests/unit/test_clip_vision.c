@@ -187,14 +187,14 @@ Test(clip_vision, threads_share_one_model)
 		char what[64];
 		cr_assert_eq(jobs[t].rc, 0, "thread %d: %s", t, jobs[t].e.msg);
 		snprintf(what, sizeof what, "thread %d vs the single-thread run", t);
-		expect_cmp(what, cmp_exact(cmp_f32(jobs[t].emb[0], ROUNDS * 3 * EMB),
-					   cmp_f32(want[t].emb[0], ROUNDS * 3 * EMB)));
+		expect_cmp(what, cmp_exact(cmp_f32(jobs[t].emb[0], (size_t)ROUNDS * 3 * EMB),
+					   cmp_f32(want[t].emb[0], (size_t)ROUNDS * 3 * EMB)));
 	}
 	/* The old single-workspace forward gives the same bits too. */
 	float emb[3 * EMB];
 	cr_assert_eq(sora_clip_vision_forward(m, px, 3, emb, NULL, NULL, &e), 0, "%s", e.msg);
 	expect_cmp("single-workspace forward",
-		   cmp_exact(cmp_f32(emb, 3 * EMB), cmp_f32(want[0].emb[2], 3 * EMB)));
+		   cmp_exact(cmp_f32(emb, (size_t)3 * EMB), cmp_f32(want[0].emb[2], (size_t)3 * EMB)));
 	cr_log_info("clip vision: %d threads x %d batches on one model, bit-identical", THREADS, ROUNDS);
 	free(px), free(jobs), free(want);
 	sora_clip_vision_free(m);

@@ -108,7 +108,7 @@ Test(flow_denoise, denoise3_inputs)
 	poison(masks, NMASK), poison(masked, NLAT);
 	cr_assert_eq(sora_prepare_condition(masks, masked, 1, 16, 1, 8, 8, SORA_COND_I2V_HEAD, &ref, &e), 0);
 	expect_cmp("one-frame i2v masks", no_condition(masks, 64));
-	expect_cmp("one-frame i2v masked_ref", no_condition(masked, 16 * 64));
+	expect_cmp("one-frame i2v masked_ref", no_condition(masked, (size_t)16 * 64));
 	sora_st_close(st);
 }
 

@@ -521,9 +521,10 @@ Test(mmdit, bf16_checkpoint)
 	cr_assert_eq(sora_mmdit_forward(&mb, &in, ob, NULL, &e), 0, "%s", e.msg);
 	cr_assert_eq(sora_mmdit_forward(&mf, &in, of, NULL, &e), 0, "%s", e.msg);
 	expect_cmp("bf16 checkpoint vs f32 of the same values",
-		   cmp_exact(cmp_f32(ob, 48 * 64), cmp_f32(of, 48 * 64)));
-	expect_cmp("bf16 weights vs the f32 reference",
-		   cmp_rel(cmp_f32(ob, 48 * 64), cmp_f32(input(io, "fwd.output"), 48 * 64), 0.05));
+		   cmp_exact(cmp_f32(ob, (size_t)48 * 64), cmp_f32(of, (size_t)48 * 64)));
+	expect_cmp(
+	    "bf16 weights vs the f32 reference",
+	    cmp_rel(cmp_f32(ob, (size_t)48 * 64), cmp_f32(input(io, "fwd.output"), (size_t)48 * 64), 0.05));
 	sora_st_close(io);
 	sora_mmdit_free(&mb);
 	sora_mmdit_free(&mf);

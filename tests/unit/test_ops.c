@@ -83,7 +83,8 @@ Test(ops, linear_bf16_rounds_the_f32_result)
 			got[i * out + o] = sora_bf16_to_f32(y[i * out + o]);
 		}
 	/* within one bf16 step (2^-8 relative) of the exact value */
-	expect_cmp("linear_bf16", cmp_each(cmp_f32(got, 5 * 9), cmp_f64(ref, 5 * 9), 1e-6, 1.0 / 256));
+	expect_cmp("linear_bf16",
+		   cmp_each(cmp_f32(got, (size_t)5 * 9), cmp_f64(ref, (size_t)5 * 9), 1e-6, 1.0 / 256));
 }
 
 Test(ops, norms_by_hand)
