@@ -14,30 +14,7 @@ static int load(const sora_safetensors *st, const char *path, const char *prefix
 {
 	char key[256];
 	snprintf(key, sizeof key, "%s%s", prefix, name);
-	*out = NULL;
-	const sora_st_tensor *t = sora_st_find(st, key);
-	if (!t) {
-		CHECK(e, !required, "%s: tensor %s missing", path, key);
-		return 0;
-	}
-	CHECK(e, t->ndim == ndim, "%s: %s has %d dimensions, expected %d", path, key, t->ndim, ndim);
-	sora_dtype dt;
-	TRY(sora_st_dtype(t, &dt, e));
-	CHECK(e, dt == SORA_F32 || dt == SORA_BF16 || dt == SORA_F16, "%s: %s is %s, expected a float type",
-	      path, key, t->dtype);
-	int64_t n = 1;
-	for (int i = 0; i < ndim; i++) {
-		dims[i] = t->shape[i];
-		n *= dims[i];
-	}
-	CHECK(e, n > 0, "%s: %s is empty", path, key);
-	CHECK_ALLOC(e, *out = malloc((size_t)n * sizeof **out));
-	TRY(sora_to_f32(*out, t->data, dt, (size_t)n, e));
-	return 0;
-fail:
-	free(*out);
-	*out = NULL;
-	return -1;
+	return sora_st_read_f32(st, path, key, ndim, dims, out, required, e);
 }
 
 static int same(const int64_t *a, const int64_t *b, int n)

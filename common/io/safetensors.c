@@ -411,3 +411,32 @@ int sora_st_dtype(const sora_st_tensor *t, sora_dtype *out, sora_err *e)
 		}
 	return SORA_FAIL(e, "%s: tensor '%s': dtype %s is not supported here", t->file, t->name, t->dtype);
 }
+
+int sora_st_read_f32(const sora_safetensors *st, const char *path, const char *key, int ndim, int64_t *dims,
+		     float **out, int required, sora_err *e)
+{
+	*out = NULL;
+	const sora_st_tensor *t = sora_st_find(st, key);
+	if (!t) {
+		CHECK(e, !required, "%s: tensor %s missing", path, key);
+		return 0;
+	}
+	CHECK(e, t->ndim == ndim, "%s: %s has %d dimensions, expected %d", path, key, t->ndim, ndim);
+	sora_dtype dt;
+	TRY(sora_st_dtype(t, &dt, e));
+	CHECK(e, dt == SORA_F32 || dt == SORA_BF16 || dt == SORA_F16, "%s: %s is %s, expected a float type",
+	      path, key, t->dtype);
+	int64_t n = 1;
+	for (int i = 0; i < ndim; i++) {
+		dims[i] = t->shape[i];
+		n *= dims[i];
+	}
+	CHECK(e, n > 0, "%s: %s is empty", path, key);
+	CHECK_ALLOC(e, *out = malloc((size_t)n * sizeof **out));
+	TRY(sora_to_f32(*out, t->data, dt, (size_t)n, e));
+	return 0;
+fail:
+	free(*out);
+	*out = NULL;
+	return -1;
+}

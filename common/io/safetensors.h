@@ -53,6 +53,11 @@ void sora_st_metadata_at(const sora_safetensors *st, int i, const char **key, co
 /* The tensor's dtype in our vocabulary (F32, BF16, F16, I32, I64); fails for the others. */
 int sora_st_dtype(const sora_st_tensor *t, sora_dtype *out, sora_err *e);
 
+/* Tensor `key` as a malloc'd f32 copy (*out; F32, BF16 or F16 stored) of rank ndim, its shape into dims;
+ * an absent tensor fails when required, else gives *out NULL and 0. `path` names the file in messages. */
+int sora_st_read_f32(const sora_safetensors *st, const char *path, const char *key, int ndim, int64_t *dims,
+		     float **out, int required, sora_err *e);
+
 /* Writes tensors (CPU, any of our dtypes) under the given names, with optional string metadata
  * (meta_kv: key, value, key, value, ..., NULL). Names must be unique. Data is laid out by decreasing
  * element size then name, so every tensor is aligned to its element size, as the reference writer does;

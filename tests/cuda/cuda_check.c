@@ -2,7 +2,9 @@
  * comparison refuses what a broken kernel leaves behind; without a device it then says so and passes. */
 #include "nn/cuda_device.h"
 #include "nn/tensor.h"
+#include "ops_dit_grad_parity.h"
 #include "ops_dit_parity.h"
+#include "ops_grad_parity.h"
 #include "ops_parity.h"
 #include "ops_video_parity.h"
 #include "parity.h"
@@ -86,6 +88,8 @@ int main(void)
 		if (d == 0) {
 			sora_ops_parity(&passed, &failed);
 			sora_ops_dit_parity(&passed, &failed);
+			sora_ops_grad_parity(&passed, &failed);
+			sora_ops_dit_grad_parity(&passed, &failed);
 			sora_ops_video_parity(&passed, &failed);
 		}
 	}
