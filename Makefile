@@ -66,7 +66,7 @@ endif
 # Keep program objects: they are intermediate files of the bin/ pattern rule.
 .SECONDARY:
 
-.PHONY: all test test-unit test-e2e test-asan test-cuda demo bench fuzz install clean format lint deps
+.PHONY: all test test-unit test-e2e test-asan test-cuda demo bench fuzz install clean format lint deps plot
 .DEFAULT_GOAL := all
 
 all: $(ALL)
@@ -151,6 +151,10 @@ test-cuda:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
+
+# The loss curve of a sora-train run: make plot RUN=runs/x → runs/x/loss.png.
+plot:
+	@scripts/plot-loss.sh "$(RUN)"
 
 bench: deps
 	@scripts/install-deps.sh --bench

@@ -11,7 +11,7 @@ libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavfilter-dev ffmp
 libopencv-dev liblmdb-dev libcsv-dev libcjson-dev libopenblas-dev
 libsentencepiece-dev libutf8proc-dev libcurl4-openssl-dev
 libcriterion-dev libopenmpi-dev openmpi-bin
-clang-format clang-tidy cppcheck
+clang-format clang-tidy cppcheck gnuplot-nox
 "
 case "${1:-}" in
 --bench) PACKAGES="python3-torch python3-numpy libopenblas0-pthread" ;;

@@ -5,6 +5,7 @@
 #include "ops_dit_grad_parity.h"
 #include "ops_dit_parity.h"
 #include "ops_grad_parity.h"
+#include "ops_optim_parity.h"
 #include "ops_parity.h"
 #include "ops_video_parity.h"
 #include "parity.h"
@@ -89,6 +90,7 @@ int main(void)
 			sora_ops_parity(&passed, &failed);
 			sora_ops_dit_parity(&passed, &failed);
 			sora_ops_grad_parity(&passed, &failed);
+			sora_ops_optim_parity(&passed, &failed);
 			sora_ops_dit_grad_parity(&passed, &failed);
 			sora_ops_video_parity(&passed, &failed);
 		}
