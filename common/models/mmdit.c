@@ -356,37 +356,71 @@ fail:
 	return -1;
 }
 
-int sora_mmdit_view(sora_mmdit *v, const sora_mmdit *m, float *buf, int copy, sora_err *e)
+int sora_mmdit_view_config(sora_mmdit *v, const sora_mmdit_config *c, float *buf, sora_err *e)
 {
-	builder b = {0}, from = {0};
+	builder b = {0};
 	memset(v, 0, sizeof *v);
-	v->cfg = m->cfg;
-	CHECK_ALLOC(e, v->dbl = calloc((size_t)m->cfg.depth + 1, sizeof *v->dbl));
-	CHECK_ALLOC(e, v->sgl = calloc((size_t)m->cfg.depth_single + 1, sizeof *v->sgl));
+	v->cfg = *c;
+	CHECK_ALLOC(e, v->dbl = calloc((size_t)c->depth + 1, sizeof *v->dbl));
+	CHECK_ALLOC(e, v->sgl = calloc((size_t)c->depth_single + 1, sizeof *v->sgl));
 	want_all(&b, v);
-	want_all(&from, (sora_mmdit *)m); /* lists m's tensors; changes nothing */
-	CHECK(e, !b.wl.oom && !from.wl.oom, "MMDiT: out of memory listing the tensors");
-	CHECK(e, b.params == m->n_params, "MMDiT: %lld parameters listed, the model has %lld",
-	      (long long)b.params, (long long)m->n_params);
+	CHECK(e, !b.wl.oom, "MMDiT: out of memory listing the tensors");
 	float *at = buf;
 	for (int i = 0; i < b.wl.n; i++) {
 		const sora_weight_spec *s = &b.wl.spec[i];
 		sora_tensor_view(s->dst, SORA_F32, s->ndim, s->shape, at);
-		const size_t n = (size_t)sora_tensor_numel(s->dst);
-		if (copy)
-			TRY(sora_to_f32(at, from.wl.spec[i].dst->data, from.wl.spec[i].dst->dtype, n, e));
-		at += n;
+		if (at)
+			at += sora_tensor_numel(s->dst);
 	}
 	v->n_params = b.params;
 	v->n_tensors = b.wl.n;
 	v->stored = SORA_F32;
 	v->quantize_t = 0; /* f32 weights: t stays f32, as in the reference's f32 runs */
 	sora_weight_list_free(&b.wl);
-	sora_weight_list_free(&from.wl);
 	return 0;
 fail:
 	sora_weight_list_free(&b.wl);
-	sora_weight_list_free(&from.wl);
+	sora_mmdit_free(v);
+	return -1;
+}
+
+/* Each tensor of v (f32) = m's of the same place, widened from its stored dtype. */
+static int copy_tensor(void *ctx, const char *name, sora_tensor *t, sora_err *e)
+{
+	const sora_tensor **src = ctx;
+	const sora_tensor *f = *src;
+	(void)name;
+	*src = f + 1;
+	return sora_to_f32(t->data, f->data, f->dtype, (size_t)sora_tensor_numel(t), e);
+}
+
+static int list_tensor(void *ctx, const char *name, sora_tensor *t, sora_err *e)
+{
+	sora_tensor **at = ctx;
+	(void)name, (void)e;
+	*(*at)++ = *t;
+	return 0;
+}
+
+int sora_mmdit_view(sora_mmdit *v, const sora_mmdit *m, float *buf, int copy, sora_err *e)
+{
+	sora_tensor *from = NULL;
+	TRY(sora_mmdit_view_config(v, &m->cfg, buf, e));
+	CHECK(e, v->n_params == m->n_params, "MMDiT: %lld parameters listed, the model has %lld",
+	      (long long)v->n_params, (long long)m->n_params);
+	if (copy) { /* m's tensors in order, then each into its place in buf */
+		sora_tensor *at;
+		CHECK_ALLOC(e, from = calloc((size_t)v->n_tensors, sizeof *from));
+		at = from;
+		TRY(sora_mmdit_each((sora_mmdit *)m, list_tensor, &at,
+				    e)); /* lists m's tensors; changes nothing */
+		const sora_tensor *src = from;
+		TRY(sora_mmdit_each(v, copy_tensor, &src, e));
+	}
+	free(from);
+	return 0;
+fail:
+	free(from);
 	sora_mmdit_free(v);
 	return -1;
 }

@@ -25,6 +25,21 @@
  * dtype). v owns no weights (sora_mmdit_free(v) frees only its block tables); buf must outlive it. */
 int sora_mmdit_view(sora_mmdit *v, const sora_mmdit *m, float *buf, int copy, sora_err *e);
 
+/* A model of config c whose tensors are f32 views into buf (its n_params floats, checkpoint order),
+ * unset. With buf NULL it only counts: v->n_params, v->n_tensors (the views are NULL). */
+int sora_mmdit_view_config(sora_mmdit *v, const sora_mmdit_config *c, float *buf, sora_err *e);
+
+/* FLUX.1-dev's layout converted to Open-Sora 2.0's, as hpcai-tech/flux1-dev-fused-rope is: the fused
+ * img_attn.qkv and linear1 split into q_proj, k_proj, v_proj / v_mlp; the q and k rows (weights, biases)
+ * and the QK-norm scales permuted per head from the interleaved RoPE basis to the half-split one (dim 2j →
+ * j, 2j + 1 → D/2 + j), so half-split RoPE computes what interleaved RoPE did; guidance_in kept when
+ * keep_guidance, else dropped (Open-Sora 2.0 has none); a zero cond_in (its init) added when cond_embed.
+ * v is an f32 view into buf, which must hold the converted model's parameters (count them with
+ * sora_mmdit_view_config on sora_mmdit_flux_config's result and a NULL buf). */
+sora_mmdit_config sora_mmdit_flux_config(const sora_mmdit_config *flux, int keep_guidance, int cond_embed);
+int sora_mmdit_from_flux(sora_mmdit *v, const sora_mmdit *flux, float *buf, int keep_guidance, int cond_embed,
+			 sora_err *e);
+
 /* fn(ctx, name, tensor) for every tensor of m in the checkpoint's order, with its published name; a
  * non-zero return stops with that value. */
 int sora_mmdit_each(sora_mmdit *m, int (*fn)(void *ctx, const char *name, sora_tensor *t, sora_err *e),

@@ -66,18 +66,37 @@ fail:
 
 static int state_open(state *s, const sora_trainer_opts *o, sora_err *e)
 {
+	const double *w = o->cfg->cond_weights;
+	const int i2v =
+	    w[SORA_TRAIN_I2V_HEAD] > 0 || w[SORA_TRAIN_I2V_TAIL] > 0 || w[SORA_TRAIN_I2V_LOOP] > 0;
 	TRY(sora_mmdit_load(&s->loaded, o->model, o->model_config, e));
 	s->have_loaded = 1;
-	s->n = (size_t)s->loaded.n_params;
+	/* FLUX.1-dev's layout trains as Open-Sora 2.0's (flux1-dev-fused-rope): converted here. */
+	const int flux = s->loaded.cfg.fused_qkv;
+	const sora_mmdit_config c = flux ? sora_mmdit_flux_config(&s->loaded.cfg, 0, i2v) : s->loaded.cfg;
+	CHECK(e, !i2v || c.cond_embed,
+	      "condition_config asks for i2v conditions but %s has no cond_in (train it t2v: --condition "
+	      "t2v=1)",
+	      o->model);
+	TRY(sora_mmdit_view_config(&s->g, &c, NULL, e)); /* counts the parameters */
+	s->n = (size_t)s->g.n_params;
+	sora_mmdit_free(&s->g);
 	CHECK_ALLOC(e, s->w = malloc(s->n * sizeof *s->w));
 	CHECK_ALLOC(e, s->gw = calloc(s->n, sizeof *s->gw));
 	CHECK_ALLOC(e, s->mom1 = calloc(s->n, sizeof *s->mom1));
 	CHECK_ALLOC(e, s->mom2 = calloc(s->n, sizeof *s->mom2));
-	TRY(sora_mmdit_view(&s->m, &s->loaded, s->w, 1, e));
+	if (flux) {
+		TRY(sora_mmdit_from_flux(&s->m, &s->loaded, s->w, 0, i2v, e));
+		log_info("%s: FLUX.1-dev layout converted to Open-Sora 2.0's (split q/k/v, half-split RoPE), "
+			 "guidance_in dropped%s",
+			 o->model, i2v ? ", a zero cond_in added" : "");
+	} else {
+		TRY(sora_mmdit_view(&s->m, &s->loaded, s->w, 1, e));
+	}
 	s->have_m = 1;
-	TRY(sora_mmdit_view(&s->g, &s->loaded, s->gw, 0, e));
+	TRY(sora_mmdit_view_config(&s->g, &c, s->gw, e));
 	s->have_g = 1;
-	s->cap = (int)s->loaded.n_tensors;
+	s->cap = (int)s->m.n_tensors;
 	CHECK_ALLOC(e, s->params = calloc((size_t)s->cap, sizeof *s->params));
 	CHECK_ALLOC(e, s->p_w = calloc((size_t)s->cap, sizeof *s->p_w));
 	CHECK_ALLOC(e, s->p_m1 = calloc((size_t)s->cap, sizeof *s->p_m1));

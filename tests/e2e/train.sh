@@ -100,6 +100,22 @@ expect "sora-sample loads the trained checkpoint: exit 0" "$?" 0
 mp4=$(ls "$T"/samples/video_None/*.mp4 2>/dev/null | head -1)
 [ -s "$mp4" ] && ok "sora-sample wrote a video ($(basename "$mp4"))" || fail "sora-sample wrote a video" "none in $T/samples"
 
+# A FLUX.1-dev-layout start (fused qkv, guidance_in, interleaved RoPE) trains as Open-Sora 2.0's layout.
+sed 's/"fused_qkv": false/"fused_qkv": true/; s/"guidance_embed": false/"guidance_embed": true/;
+	s/"cond_embed": true/"cond_embed": false/; s/"use_liger_rope": true/"use_liger_rope": false/' \
+	"$CFG/mmdit.json" >"$T/flux.json"
+sora-mkmodel -q --kind mmdit --config "$T/flux.json" --out "$T/flux" --seed 2
+sora-train "${TRAIN[@]:0:${#TRAIN[@]}-1}" --model "$T/flux/model.safetensors" --model-config "$T/flux/config.json" \
+	--run "$T/fromflux" --max-steps 3 2>"$T/err" # without -q: the conversion is an info line
+expect "from the FLUX layout: exit 0" "$?" 0
+expect_contains "from the FLUX layout: the conversion is said" "$(cat "$T/err")" "converted to Open-Sora 2.0's"
+names=$(python3 -c 'import json, struct, sys; f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+h = json.loads(f.read(n)); print(" ".join(k for k in ("double_blocks.0.img_attn.q_proj.weight", "cond_in.weight",
+    "single_blocks.0.v_mlp.weight", "guidance_in.in_layer.weight", "double_blocks.0.img_attn.qkv.weight") if k in h))' \
+	"$(ls -d "$T"/fromflux/epoch*-global_step3)/model.safetensors")
+expect "from the FLUX layout: the checkpoint has Open-Sora 2.0's names (q_proj, cond_in, v_mlp; no guidance_in, no qkv)" \
+	"$names" "double_blocks.0.img_attn.q_proj.weight cond_in.weight single_blocks.0.v_mlp.weight"
+
 # Resume: 30 steps straight, against 12 then a resume to 30, and against runs killed with -9 while they
 # write a checkpoint after every step.
 sora-train "${TRAIN[@]}" --run "$T/straight" --max-steps 30 --ckpt-every 10

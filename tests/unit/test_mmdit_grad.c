@@ -292,3 +292,62 @@ Test(mmdit_grad, flux_layout_directional_derivative)
 	free(w0);
 	step_close(&s);
 }
+
+/* FLUX.1-dev's layout converted to Open-Sora 2.0's (split q/k/v, half-split RoPE on permuted q/k rows and
+ * norm scales): with guidance kept, the same function as the FLUX model (the QK dot products sum over
+ * the head's dims in another order: a few f32 roundings, far under 1e-5); with guidance dropped and a
+ * zero cond_in added, the shapes the trainer saves. */
+Test(mmdit_grad, flux_converts_to_the_open_sora_layout)
+{
+	step s;
+	step_open(&s, "video/mmdit_tiny_flux.safetensors", NULL);
+	char p[1024];
+	sora_err e = {0};
+	sora_safetensors *io = NULL;
+	cr_assert_eq(sora_st_open(&io, fixture_path(p, sizeof p, "video/mmdit_tiny_flux_io.safetensors"), &e),
+		     0, "%s", e.msg);
+	const int L = 24, Lt = 12;
+	const size_t nout = (size_t)L * 64;
+	sora_mmdit_input in = {.B = 1,
+			       .L = L,
+			       .Lt = Lt,
+			       .img = io_tensor(io, "in.img", nout),
+			       .img_ids = io_tensor(io, "in.img_ids", (size_t)L * 3),
+			       .txt = io_tensor(io, "in.txt", (size_t)Lt * 48),
+			       .txt_ids = io_tensor(io, "in.txt_ids", (size_t)Lt * 3),
+			       .timesteps = io_tensor(io, "in.timesteps", 1),
+			       .y_vec = io_tensor(io, "in.y_vec", 32),
+			       .guidance = io_tensor(io, "in.guidance", 1)};
+	sora_mmdit conv, count;
+	const sora_mmdit_config kept = sora_mmdit_flux_config(&s.loaded.cfg, 1, 0);
+	cr_assert_eq(sora_mmdit_view_config(&count, &kept, NULL, &e), 0, "%s", e.msg);
+	float *buf = malloc((size_t)count.n_params * sizeof *buf), *a = malloc(nout * sizeof *a);
+	float *b = malloc(nout * sizeof *b);
+	cr_assert(buf && a && b);
+	cr_expect_eq(count.n_params, s.loaded.n_params, "the same parameters, split");
+	sora_mmdit_free(&count);
+	cr_assert_eq(sora_mmdit_from_flux(&conv, &s.loaded, buf, 1, 0, &e), 0, "%s", e.msg);
+	cr_expect(!conv.cfg.fused_qkv && conv.cfg.liger_rope && conv.cfg.guidance_embed &&
+		  !conv.cfg.cond_embed);
+	cr_assert_eq(sora_mmdit_forward(&s.loaded, &in, a, NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(sora_mmdit_forward(&conv, &in, b, NULL, &e), 0, "%s", e.msg);
+	expect_cmp("converted (guidance kept) vs FLUX forward",
+		   cmp_rel(cmp_f32(b, nout), cmp_f32(a, nout), 1e-5));
+	sora_mmdit_free(&conv);
+	free(buf);
+	/* As the trainer converts: no guidance_in, a zero cond_in. */
+	const sora_mmdit_config os = sora_mmdit_flux_config(&s.loaded.cfg, 0, 1);
+	cr_assert_eq(sora_mmdit_view_config(&count, &os, NULL, &e), 0, "%s", e.msg);
+	cr_assert((buf = malloc((size_t)count.n_params * sizeof *buf)));
+	cr_assert_eq(sora_mmdit_from_flux(&conv, &s.loaded, buf, 0, 1, &e), 0, "%s", e.msg);
+	cr_expect(!conv.cfg.guidance_embed && conv.cfg.cond_embed);
+	cr_expect_eq(conv.n_params, count.n_params);
+	cr_expect_eq(((float *)conv.cond_in.w.data)[0], 0.0f);
+	sora_mmdit_free(&count);
+	sora_mmdit_free(&conv);
+	sora_st_close(io);
+	free(buf);
+	free(a);
+	free(b);
+	step_close(&s);
+}
