@@ -2,6 +2,8 @@
  * CUDA twins (ops_cuda.cu) are tested against, in both storage types. */
 #include "ops.h"
 
+#include "attn_cpu.h"
+
 #include "tensor.h"
 
 #include <cblas.h>
@@ -118,27 +120,12 @@ int sora_cpu_silu(float *y, const float *x, size_t n, sora_err *e)
 	return 0;
 }
 
-static void softmax_row(float *y, const float *x, int C)
-{
-	float mx = -INFINITY;
-	for (int j = 0; j < C; j++)
-		mx = x[j] > mx ? x[j] : mx;
-	float sum = 0;
-	for (int j = 0; j < C; j++) {
-		y[j] = expf(x[j] - mx);
-		sum += y[j];
-	}
-	float inv = 1.0f / sum;
-	for (int j = 0; j < C; j++)
-		y[j] *= inv;
-}
-
 int sora_cpu_softmax(float *y, const float *x, int N, int C, sora_err *e)
 {
 	TRY(rows_ok("softmax", N, C, e));
 #pragma omp parallel for if ((size_t)N * (size_t)C > 65536)
 	for (int i = 0; i < N; i++)
-		softmax_row(y + (size_t)i * C, x + (size_t)i * C, C);
+		sora_softmax_row(y + (size_t)i * C, x + (size_t)i * C, C);
 	return 0;
 fail:
 	return -1;
@@ -167,24 +154,7 @@ int sora_cpu_attention(float *out, const float *q, const float *k, const float *
 			const float *qh = q + (size_t)b * Tq * HD + (size_t)h * D;
 			const float *kh = k + (size_t)b * Tk * HD + (size_t)h * D;
 			const float *vh = v + (size_t)b * Tk * HD + (size_t)h * D;
-			/* s [Tq, Tk] = scale · qh · khᵀ */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, a->scale, qh, HD, kh,
-				    HD, 0.0f, s, Tk);
-#pragma omp parallel for if ((size_t)Tq * (size_t)Tk > 16384)
-			for (int i = 0; i < Tq; i++) {
-				float *si = s + (size_t)i * Tk;
-				const float *bi = a->bias ? a->bias + ((size_t)h * Tq + i) * Tk : NULL;
-				const uint8_t *mi = a->key_mask ? a->key_mask + (size_t)b * Tk : NULL;
-				for (int j = 0; j < Tk; j++) {
-					if (bi)
-						si[j] += bi[j];
-					/* transformers adds finfo(f32).min; a fully hidden row is then
-					 * uniform. */
-					if ((a->causal && j > i) || (mi && !mi[j]))
-						si[j] += -FLT_MAX;
-				}
-				softmax_row(si, si, Tk);
-			}
+			sora_attn_head_probs(s, qh, kh, a, b, h); /* s [Tq, Tk] */
 			/* out_h [Tq, D] = s · vh */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1.0f, s, Tk, vh, HD,
 				    0.0f, out + (size_t)b * Tq * HD + (size_t)h * D, HD);

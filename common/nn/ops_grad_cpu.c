@@ -4,6 +4,8 @@
  * The reference the CUDA twins (ops_grad_cuda.cu) are tested against. */
 #include "ops_grad.h"
 
+#include "attn_cpu.h"
+
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -143,46 +145,6 @@ int sora_cpu_silu_backward(float *dx, const float *dy, const float *x, size_t n,
 
 /* ---- attention ---- */
 
-/* ops_cpu.c's softmax_row, the same operations in the same order, so that the recomputed probabilities
- * are the forward's bit for bit. */
-static void softmax_row(float *y, const float *x, int C)
-{
-	float mx = -INFINITY;
-	for (int j = 0; j < C; j++)
-		mx = x[j] > mx ? x[j] : mx;
-	float sum = 0;
-	for (int j = 0; j < C; j++) {
-		y[j] = expf(x[j] - mx);
-		sum += y[j];
-	}
-	float inv = 1.0f / sum;
-	for (int j = 0; j < C; j++)
-		y[j] *= inv;
-}
-
-/* p [Tq, Tk] = the probabilities of head h of batch item b, recomputed as sora_cpu_attention computes
- * them: the same sgemm, bias, mask (−FLT_MAX added) and softmax. */
-static void head_probs(float *p, const float *qh, const float *kh, const sora_attn_args *a, int b, int h)
-{
-	const int Tq = a->Tq, Tk = a->Tk, HD = a->H * a->D;
-	/* p [Tq, Tk] = scale · qh · khᵀ */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, a->D, a->scale, qh, HD, kh, HD, 0.0f, p,
-		    Tk);
-#pragma omp parallel for if ((size_t)Tq * (size_t)Tk > 16384)
-	for (int i = 0; i < Tq; i++) {
-		float *pi = p + (size_t)i * Tk;
-		const float *bi = a->bias ? a->bias + ((size_t)h * Tq + i) * Tk : NULL;
-		const uint8_t *mi = a->key_mask ? a->key_mask + (size_t)b * Tk : NULL;
-		for (int j = 0; j < Tk; j++) {
-			if (bi)
-				pi[j] += bi[j];
-			if ((a->causal && j > i) || (mi && !mi[j]))
-				pi[j] += -FLT_MAX;
-		}
-		softmax_row(pi, pi, Tk);
-	}
-}
-
 /* The softmax's backward in place: dp [Tq, Tk] (= dO·Vᵀ on entry) becomes dS = P ⊙ (dP − δ), where δ_i =
  * Σ_c dO_ic·O_ic (= Σ_j P_ij·dP_ij, the forward's output standing in for P·V), summed in double. */
 static void softmax_backward(float *dp, const float *p, const float *doh, const float *oh, int Tq, int Tk,
@@ -213,7 +175,7 @@ static void head_backward(const attn_grad *g, const sora_attn_args *a, int b, in
 {
 	const int Tq = a->Tq, Tk = a->Tk, D = a->D, HD = a->H * a->D;
 	const size_t qo = (size_t)b * Tq * HD + (size_t)h * D, ko = (size_t)b * Tk * HD + (size_t)h * D;
-	head_probs(g->p, g->q + qo, g->k + ko, a, b, h);
+	sora_attn_head_probs(g->p, g->q + qo, g->k + ko, a, b, h);
 	/* dv_h [Tk, D] += Pᵀ [Tk, Tq] · dO_h [Tq, D] */
 	if (g->dv)
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, D, Tq, 1.0f, g->p, Tk, g->dout + qo,

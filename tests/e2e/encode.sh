@@ -27,14 +27,7 @@ if ! $PY -c 'import lmdb, numpy' 2>/dev/null; then
 fi
 
 # Published-layout model folders made of links to the fixture files.
-mkdir -p "$T/t5" "$T/clip"
-ln -s "$FX/text/t5_tiny_config.json" "$T/t5/config.json"
-ln -s "$FX/text/t5_tiny.safetensors" "$T/t5/model.safetensors"
-ln -s "$FX/text/tokenizers/t5/spiece.model" "$T/t5/spiece.model"
-ln -s "$FX/text/clip_text_tiny_config.json" "$T/clip/config.json"
-ln -s "$FX/text/clip_text_tiny.safetensors" "$T/clip/model.safetensors"
-ln -s "$FX/text/tokenizers/clip/vocab.json" "$T/clip/vocab.json"
-ln -s "$FX/text/tokenizers/clip/merges.txt" "$T/clip/merges.txt"
+fixture_text_models "$T" "$FX"
 enc() { sora-encode --t5 "$T/t5" --clip "$T/clip" -j 1 "$@"; }
 
 N=120

@@ -130,6 +130,19 @@ expect_contains() {
 	fi
 }
 
+# fixture_text_models DIR FX: DIR/t5 and DIR/clip, published-layout model folders (config.json,
+# model.safetensors, tokenizer files) made of links to the tiny fixture T5 and CLIP text tower under FX.
+fixture_text_models() {
+	mkdir -p "$1/t5" "$1/clip"
+	ln -s "$2/text/t5_tiny_config.json" "$1/t5/config.json"
+	ln -s "$2/text/t5_tiny.safetensors" "$1/t5/model.safetensors"
+	ln -s "$2/text/tokenizers/t5/spiece.model" "$1/t5/spiece.model"
+	ln -s "$2/text/clip_text_tiny_config.json" "$1/clip/config.json"
+	ln -s "$2/text/clip_text_tiny.safetensors" "$1/clip/model.safetensors"
+	ln -s "$2/text/tokenizers/clip/vocab.json" "$1/clip/vocab.json"
+	ln -s "$2/text/tokenizers/clip/merges.txt" "$1/clip/merges.txt"
+}
+
 # ffmpeg with the flags every generated input uses
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 

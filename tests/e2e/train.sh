@@ -53,14 +53,7 @@ expect_contains "another model's layout: the guidance input it needs is named" "
 need_fixtures "train: data" "$FX/text/t5_tiny.safetensors" "$FX/text/clip_text_tiny.safetensors" \
 	"$V/vae_tiny.safetensors" "$V/vae_tiny_config.json"
 CFG=$(cd "$(dirname "$0")/../.." && pwd)/configs/tiny
-mkdir -p "$T/t5" "$T/clip"
-ln -s "$FX/text/t5_tiny_config.json" "$T/t5/config.json"
-ln -s "$FX/text/t5_tiny.safetensors" "$T/t5/model.safetensors"
-ln -s "$FX/text/tokenizers/t5/spiece.model" "$T/t5/spiece.model"
-ln -s "$FX/text/clip_text_tiny_config.json" "$T/clip/config.json"
-ln -s "$FX/text/clip_text_tiny.safetensors" "$T/clip/model.safetensors"
-ln -s "$FX/text/tokenizers/clip/vocab.json" "$T/clip/vocab.json"
-ln -s "$FX/text/tokenizers/clip/merges.txt" "$T/clip/merges.txt"
+fixture_text_models "$T" "$FX"
 echo '{"bucket_config": {"64px": {"1": [1.0, 2], "5": [1.0, 2], "9": [1.0, 2]}}}' >"$T/b64.json"
 echo 'id,path,text' >"$T/clips.csv"
 for i in 0 1 2 3 4 5; do

@@ -213,6 +213,21 @@ Test(mmdit_grad, training_forward_is_the_inference_forward)
 	step_close(&s);
 }
 
+/* The FLUX-layout fixture's forward inputs (config B: 24 image and 12 text tokens, a guidance). */
+static sora_mmdit_input flux_input(const sora_safetensors *io)
+{
+	return (sora_mmdit_input){.B = 1,
+				  .L = 24,
+				  .Lt = 12,
+				  .img = io_tensor(io, "in.img", (size_t)24 * 64),
+				  .img_ids = io_tensor(io, "in.img_ids", (size_t)24 * 3),
+				  .txt = io_tensor(io, "in.txt", (size_t)12 * 48),
+				  .txt_ids = io_tensor(io, "in.txt_ids", (size_t)12 * 3),
+				  .timesteps = io_tensor(io, "in.timesteps", 1),
+				  .y_vec = io_tensor(io, "in.y_vec", 32),
+				  .guidance = io_tensor(io, "in.guidance", 1)};
+}
+
 /* xorshift uniform in [-1, 1) */
 static float urand(uint64_t *st)
 {
@@ -246,18 +261,8 @@ Test(mmdit_grad, flux_layout_directional_derivative)
 	sora_safetensors *io = NULL;
 	cr_assert_eq(sora_st_open(&io, fixture_path(p, sizeof p, "video/mmdit_tiny_flux_io.safetensors"), &e),
 		     0, "%s", e.msg);
-	const int B = 1, L = 24, Lt = 12;
-	const size_t nout = (size_t)B * L * 64, n = (size_t)s.loaded.n_params;
-	sora_mmdit_input in = {.B = B,
-			       .L = L,
-			       .Lt = Lt,
-			       .img = io_tensor(io, "in.img", nout),
-			       .img_ids = io_tensor(io, "in.img_ids", (size_t)L * 3),
-			       .txt = io_tensor(io, "in.txt", (size_t)Lt * 48),
-			       .txt_ids = io_tensor(io, "in.txt_ids", (size_t)Lt * 3),
-			       .timesteps = io_tensor(io, "in.timesteps", 1),
-			       .y_vec = io_tensor(io, "in.y_vec", 32),
-			       .guidance = io_tensor(io, "in.guidance", 1)};
+	const size_t nout = (size_t)24 * 64, n = (size_t)s.loaded.n_params;
+	const sora_mmdit_input in = flux_input(io);
 	float *out = malloc(nout * sizeof *out), *dout = malloc(nout * sizeof *dout),
 	      *u = malloc(n * sizeof *u);
 	float *w0 = malloc(n * sizeof *w0);
@@ -306,18 +311,8 @@ Test(mmdit_grad, flux_converts_to_the_open_sora_layout)
 	sora_safetensors *io = NULL;
 	cr_assert_eq(sora_st_open(&io, fixture_path(p, sizeof p, "video/mmdit_tiny_flux_io.safetensors"), &e),
 		     0, "%s", e.msg);
-	const int L = 24, Lt = 12;
-	const size_t nout = (size_t)L * 64;
-	sora_mmdit_input in = {.B = 1,
-			       .L = L,
-			       .Lt = Lt,
-			       .img = io_tensor(io, "in.img", nout),
-			       .img_ids = io_tensor(io, "in.img_ids", (size_t)L * 3),
-			       .txt = io_tensor(io, "in.txt", (size_t)Lt * 48),
-			       .txt_ids = io_tensor(io, "in.txt_ids", (size_t)Lt * 3),
-			       .timesteps = io_tensor(io, "in.timesteps", 1),
-			       .y_vec = io_tensor(io, "in.y_vec", 32),
-			       .guidance = io_tensor(io, "in.guidance", 1)};
+	const size_t nout = (size_t)24 * 64;
+	const sora_mmdit_input in = flux_input(io);
 	sora_mmdit conv, count;
 	const sora_mmdit_config kept = sora_mmdit_flux_config(&s.loaded.cfg, 1, 0);
 	cr_assert_eq(sora_mmdit_view_config(&count, &kept, NULL, &e), 0, "%s", e.msg);
