@@ -5,24 +5,13 @@
  *                          and 512 text tokens, a 256px 1:1 image);
  *   mmdit_bench run DIR N  prints "sora SECONDS GFLOP" (the median of N calls after a warm-up) and writes
  *                          the output to DIR/out_sora.f32. */
-#include "io/safetensors.h"
-#include "models/mmdit.h"
+#include "mmdit_bench.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-enum { C = 3072, M = 12288, IN = 64, COND = 68, VEC = 768, CTX = 4096, L = 256, LT = 512, D = 128 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Uniform in ±scale from a fixed xorshift stream. */
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -30,11 +19,7 @@ static int tensor(sora_tensor *t, int ndim, const int64_t *shape, float scale, s
 {
 	if (sora_tensor_alloc(t, SORA_F32, ndim, shape, e) < 0)
 		return -1;
-	float *p = t->data;
-	for (int64_t i = 0; i < sora_tensor_numel(t); i++) {
-		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-		p[i] = (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0) * scale;
-	}
+	bench_uniform(t->data, sora_tensor_numel(t), scale, &rng);
 	return 0;
 }
 
@@ -139,24 +124,6 @@ fail:
 	return -1;
 }
 
-/* Multiply-adds ×2 of the linears and the two attention products, per call. */
-static double gflop(void)
-{
-	const double Lj = L + LT;
-	double f = 2.0 * L * C * (IN + COND) + 2.0 * LT * C * CTX + 2.0 * C * (256 + VEC + 2 * C);
-	f += 2.0 * Lj * C * (6 * C + 3 * C + 2 * M) + 2 * 2.0 * C * 6 * C; /* double block, both streams */
-	f += 2.0 * Lj * C * (2 * C + C + M) + 2.0 * Lj * (C + M) * C + 2.0 * C * 3 * C; /* single block */
-	f += 2 * 4.0 * Lj * Lj * C;              /* attention of the two blocks */
-	f += 2.0 * L * C * IN + 2.0 * C * 2 * C; /* final layer */
-	return f / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static int run(const char *dir, int n, sora_err *e)
 {
 	char path[4096];
@@ -169,28 +136,17 @@ static int run(const char *dir, int n, sora_err *e)
 	TRY(sora_mmdit_load(&m, path, NULL, e));
 	snprintf(path, sizeof path, "%s/inputs.safetensors", dir);
 	TRY(sora_st_open(&in, path, e));
-#define IN_(k) ((const float *)sora_st_find(in, k)->data)
-	sora_mmdit_input x = {.B = 1,
-			      .L = L,
-			      .Lt = LT,
-			      .img = IN_("img"),
-			      .img_ids = IN_("img_ids"),
-			      .txt = IN_("txt"),
-			      .txt_ids = IN_("txt_ids"),
-			      .timesteps = IN_("timesteps"),
-			      .y_vec = IN_("y_vec"),
-			      .cond = IN_("cond")};
-#undef IN_
+	sora_mmdit_input x = bench_input(in);
 	fprintf(stderr, "sora: %s, %d threads\n", openblas_get_config(), openblas_get_num_threads());
 	TRY(sora_mmdit_forward(&m, &x, out, NULL, e)); /* warm-up: maps the weights in */
 	n = n < 1 ? 1 : n > 64 ? 64 : n;
 	for (int r = 0; r < n; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		TRY(sora_mmdit_forward(&m, &x, out, NULL, e));
-		t[r] = now() - t0;
+		t[r] = bench_now() - t0;
 	}
-	qsort(t, (size_t)n, sizeof *t, cmp);
-	printf("sora %.4f %.2f\n", t[n / 2], gflop());
+	qsort(t, (size_t)n, sizeof *t, bench_cmp);
+	printf("sora %.4f %.2f\n", t[n / 2], bench_forward_gflop());
 	snprintf(path, sizeof path, "%s/out_sora.f32", dir);
 	FILE *f = fopen(path, "wb");
 	CHECK(e, f && fwrite(out, sizeof *out, (size_t)L * IN, f) == (size_t)L * IN, "cannot write %s", path);

@@ -3,7 +3,8 @@ ops (the official module needs flash-attn and Liger's Triton kernels), on the we
 mmdit_bench wrote. Prints "torch SECONDS" (median of N calls after a warm-up) and the largest difference
 from sora.c's output relative to its largest value.
 
-usage: mmdit_torch.py DIR N THREADS"""
+usage: mmdit_torch.py DIR N THREADS
+bench/train_torch.py imports load, blas and model from here."""
 import json
 import math
 import statistics
@@ -31,14 +32,14 @@ def load(path):
     return out
 
 
-def main():
-    d, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    torch.set_num_threads(threads)
-    blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l and ".so" in l})
-    print("torch %s, %d threads, BLAS: %s" % (torch.__version__, torch.get_num_threads(), " ".join(blas)),
-          file=sys.stderr)
-    W = load(d + "/model.safetensors")
-    x = load(d + "/inputs.safetensors")
+def blas():
+    """The BLAS libraries mapped into this process (Debian's torch calls the libblas.so.3 alternative)."""
+    return " ".join(sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l and ".so" in l}))
+
+
+def model(W, x):
+    """forward() of the MMDiT over the weights W on the inputs x (dicts of tensors by published name); it
+    reads W at each call, so W may hold parameters that an optimizer updates."""
     C = W["img_in.weight"].shape[0]
     D = W["single_blocks.0.norm.query_norm.scale"].shape[0]
     H = C // D
@@ -126,6 +127,14 @@ def main():
         sh, sc = lin(F.silu(vec), "final_layer.adaLN_modulation.1").chunk(2, -1)
         return lin((1 + sc[:, None]) * F.layer_norm(img, (C,), eps=1e-6) + sh[:, None], "final_layer.linear")
 
+    return forward
+
+
+def main():
+    d, n, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(threads)
+    print("torch %s, %d threads, BLAS: %s" % (torch.__version__, torch.get_num_threads(), blas()), file=sys.stderr)
+    forward = model(load(d + "/model.safetensors"), load(d + "/inputs.safetensors"))
     with torch.no_grad():
         out = forward()
         ts = []
@@ -139,4 +148,5 @@ def main():
     print("diff %.3g" % ((ours - out).abs().max() / out.abs().max()).item())
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -54,6 +54,11 @@ typedef struct sora_adamw_scalars {
 /* The scalars of a; fails (naming the argument) for arguments the ops refuse. */
 int sora_adamw_scalars_of(const sora_adamw_args *a, sora_adamw_scalars *s, sora_err *e);
 
+/* torch.nn.utils.clip_grad_norm_'s factor for a gradient of global norm `norm`: max_norm / (norm + 1e-6)
+ * when that is below 1, else 1 (also for max_norm <= 0: no clipping). AdamW applies it as grad_scale as it
+ * reads g, instead of a separate pass over the gradients. */
+double sora_clip_coef(double norm, double max_norm);
+
 #ifdef __cplusplus
 }
 #endif

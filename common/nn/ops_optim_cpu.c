@@ -94,3 +94,9 @@ int sora_cpu_sumsq(double *out, const float *x, size_t n, sora_err *e)
 fail:
 	return -1;
 }
+
+double sora_clip_coef(double norm, double max_norm)
+{
+	const double c = max_norm / (norm + 1e-6);
+	return max_norm > 0 && c < 1 ? c : 1;
+}

@@ -412,15 +412,12 @@ static int optimizer_step(state *s, const sora_trainer_opts *o, sora_loader *ld,
 	}
 	double sumsq;
 	TRY(sora_cpu_sumsq(&sumsq, s->gw, s->n, e));
-	/* The mean over micro-batches, then torch's clip_grad_norm_: scale by max_norm / (norm + 1e-6) when
-	 * that is below 1. */
-	float scale = 1.0f / (float)accum;
+	/* The mean over micro-batches, then torch's clip_grad_norm_ on it. */
 	st->grad_norm = sqrt(sumsq) / accum;
 	CHECK(e, isfinite(st->grad_norm),
 	      "step %lld: the gradient norm is %g: stopping before it reaches the weights",
 	      (long long)s->step + 1, st->grad_norm);
-	if (c->grad_clip > 0 && st->grad_norm > c->grad_clip)
-		scale = (float)((double)scale * c->grad_clip / (st->grad_norm + 1e-6));
+	const float scale = (float)(sora_clip_coef(st->grad_norm, c->grad_clip) / accum);
 	st->lr = c->warmup_steps > 0 && s->step < c->warmup_steps
 		     ? c->lr * (double)(s->step + 1) / (double)c->warmup_steps
 		     : c->lr;
